@@ -15,4 +15,5 @@ os.environ["SLMFLOW_HOME"] = tempfile.mkdtemp(prefix="slmflow-test-home-")
 pytest_plugins = [
     "tests.fixtures.ray_cluster",
     "tests.fixtures.models",
+    "tests.fixtures.multinode",
 ]

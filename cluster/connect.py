@@ -1,0 +1,236 @@
+"""Connect this process to Ray: an embedded local Ray by default, or an existing cluster.
+
+`ray.init` with an address nobody answers on does not fail: it logs "Failed to connect to
+GCS" every 5 seconds and waits (seen with Ray 2.60). So before handing an address to Ray
+we resolve it and open a plain TCP connection to it with a short timeout; a refused or
+silent port becomes a `ClusterConnectError` in seconds, naming the address.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cluster._log import get_logger
+from cluster.auth import MISSING_TOKEN_HELP, find_auth_token
+
+DEFAULT_NAMESPACE = "slmflow"
+
+log = get_logger(component="cluster.connect")
+
+
+class ClusterConnectError(ConnectionError):
+    """The cluster could not be reached or joined; the message says which address and why."""
+
+
+class ClusterInfo(BaseModel):
+    """What `connect` joined (or started)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    address: str = Field(description="GCS address (host:port) or ray:// client address")
+    dashboard_url: str | None = None
+    namespace: str
+    nodes: int = Field(ge=0, description="alive nodes")
+    resources: dict[str, float] = Field(description="cluster-wide logical resources")
+    started_here: bool = Field(description="True when this process started an embedded local Ray")
+
+
+_started_here = False
+
+
+def connect(
+    address: str | None = None,
+    *,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    probe_timeout: float = 5.0,
+    include_dashboard: bool = False,
+) -> ClusterInfo:
+    """Connect to Ray once per process and describe the cluster.
+
+    - no `address` and no `RAY_ADDRESS`: start an embedded local Ray (`num_cpus`/`num_gpus`
+      are its logical resources);
+    - `"auto"`: the cluster started on this machine with `ray start`;
+    - `"host:port"`: the head's GCS; `"ray://host:port"`: the Ray Client server.
+
+    Calling it again while connected returns the current cluster's info.
+    """
+    global _started_here
+    import ray
+
+    if ray.is_initialized():
+        return cluster_info()
+
+    target = address if address is not None else os.environ.get("RAY_ADDRESS") or None
+    if target in (None, "", "local"):
+        log.info("starting embedded local ray", num_cpus=num_cpus, num_gpus=num_gpus)
+        ray.init(
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+            namespace=namespace,
+            include_dashboard=include_dashboard,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        _started_here = True
+        return cluster_info()
+
+    if num_cpus is not None or num_gpus is not None:
+        raise ValueError(
+            f"num_cpus/num_gpus describe a new local Ray; they cannot be set when joining {target!r} "
+            "(the nodes declare their own resources with `ray start --num-cpus/--num-gpus`)."
+        )
+    host, port, kind = _resolve(target)
+    _probe(host, port, target, probe_timeout)
+    _prepare_auth(target)
+    log.info("joining ray cluster", address=target, kind=kind)
+    t0 = time.monotonic()
+    try:
+        ray.init(address=target, namespace=namespace, log_to_driver=False, configure_logging=False)
+    except Exception as exc:  # Ray raises a zoo of types here; keep the cause, name the address.
+        hint = f" {MISSING_TOKEN_HELP}" if _is_auth_failure(exc) else ""
+        raise ClusterConnectError(f"Could not join the Ray cluster at {target!r}: {exc}{hint}") from exc
+    _started_here = False
+    log.info("joined ray cluster", address=target, seconds=round(time.monotonic() - t0, 2))
+    return cluster_info()
+
+
+def disconnect() -> None:
+    """Leave the cluster (and stop the embedded Ray if this process started it)."""
+    global _started_here
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    _started_here = False
+
+
+def cluster_info() -> ClusterInfo:
+    """Describe the cluster this process is connected to."""
+    import ray
+
+    if not ray.is_initialized():
+        raise ClusterConnectError("Not connected to Ray: call cluster.connect() first.")
+    ctx = ray.get_runtime_context()
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    return ClusterInfo(
+        address=_current_address(),
+        dashboard_url=_dashboard_url(),
+        namespace=ctx.namespace,
+        nodes=len(nodes),
+        resources={k: float(v) for k, v in ray.cluster_resources().items() if not k.startswith("node:")},
+        started_here=_started_here,
+    )
+
+
+def _resolve(target: str) -> tuple[str, int, str]:
+    """Turn a user address into the (host, port) to probe, refusing addresses of the wrong kind."""
+    if target.startswith(("http://", "https://")):
+        raise ClusterConnectError(
+            f"{target!r} is a dashboard (HTTP) address. connect() joins the cluster itself: use the "
+            "head's GCS address (host:6379) or a Ray Client address (ray://host:10001). "
+            "To run a workflow through the dashboard, use `slmflow submit --address http://...`."
+        )
+    if target.startswith("ray://"):
+        parsed = urlparse(target)
+        if not parsed.hostname:
+            raise ClusterConnectError(f"Bad Ray Client address {target!r}: expected ray://host:port.")
+        return parsed.hostname, parsed.port or 10001, "client"
+    if target == "auto":
+        from ray._private.services import canonicalize_bootstrap_address
+
+        try:
+            resolved = canonicalize_bootstrap_address("auto")
+        except ConnectionError as exc:
+            raise ClusterConnectError(
+                f"address='auto' but no Ray cluster runs on this machine ({exc}). "
+                "Start one with `slmflow cluster up` or `ray start --head`, or pass its address."
+            ) from exc
+        if resolved is None:
+            raise ClusterConnectError("address='auto' but no Ray cluster runs on this machine.")
+        target = resolved
+    host, sep, port_text = target.rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        raise ClusterConnectError(
+            f"Bad Ray address {target!r}: expected 'auto', 'host:port' (the head's GCS, usually "
+            "port 6379) or 'ray://host:port'."
+        )
+    return host.strip("[]"), int(port_text), "gcs"
+
+
+def _probe(host: str, port: int, target: str, timeout: float) -> None:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except ConnectionRefusedError as exc:
+        raise ClusterConnectError(
+            f"Nothing is listening at {host}:{port} (from address {target!r}): connection refused. "
+            "Is the Ray head running, and is this its GCS port (see `ray status` on the head)?"
+        ) from exc
+    except TimeoutError as exc:
+        raise ClusterConnectError(
+            f"No answer from {host}:{port} (from address {target!r}) within {timeout:g}s: "
+            "the host is down or a firewall drops the traffic."
+        ) from exc
+    except socket.gaierror as exc:
+        raise ClusterConnectError(f"Cannot resolve host {host!r} (from address {target!r}): {exc}.") from exc
+    except OSError as exc:
+        raise ClusterConnectError(f"Cannot reach {host}:{port} (from address {target!r}): {exc}.") from exc
+
+
+def _prepare_auth(target: str) -> None:
+    """Send the user's token when joining, the way Ray does for a cluster it finds by itself.
+
+    Ray 2.60 switches token mode on only for `auto`; with an explicit address and no
+    RAY_AUTH_MODE it connects without a token, and a cluster with token auth on (the default
+    for new clusters) answers with an AuthenticationError after ~20 s. A client in token mode
+    joins a cluster without auth fine (checked on 2.60), so when a token exists we use it.
+    """
+    mode = os.environ.get("RAY_AUTH_MODE", "").lower()
+    token = find_auth_token()
+    if mode == "token" and token is None:
+        raise ClusterConnectError(f"RAY_AUTH_MODE=token but no token to join {target!r}. {MISSING_TOKEN_HELP}")
+    if not mode and token is not None:
+        from ray._private.authentication.authentication_token_setup import _enable_token_auth
+
+        _enable_token_auth()
+        log.info("using ray auth token", source=token.source)
+
+
+def _is_auth_failure(exc: BaseException) -> bool:
+    from ray.exceptions import AuthenticationError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, AuthenticationError) or "InvalidAuthToken" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _current_address() -> str:
+    import ray
+
+    worker: Any = ray._private.worker.global_worker
+    node = getattr(worker, "node", None)
+    if node is not None and getattr(node, "address", None):
+        return str(node.address)
+    return str(os.environ.get("RAY_ADDRESS", "unknown"))
+
+
+def _dashboard_url() -> str | None:
+    import ray
+
+    worker: Any = ray._private.worker.global_worker
+    node = getattr(worker, "node", None)
+    url = getattr(node, "webui_url", None) if node is not None else None
+    if not url:
+        return None
+    return url if url.startswith("http") else f"http://{url}"
