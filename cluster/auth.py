@@ -56,7 +56,9 @@ def find_auth_token() -> AuthToken | None:
         text = _read(Path(env_path).expanduser())
         if text is None:
             # Ray treats a set-but-unreadable path as an error, not as "look elsewhere".
-            raise MissingTokenError(f"RAY_AUTH_TOKEN_PATH={env_path} is set but the file is missing or empty.")
+            raise MissingTokenError(
+                f"RAY_AUTH_TOKEN_PATH={env_path} is set but the file is missing or empty."
+            )
         return AuthToken(value=text, source="RAY_AUTH_TOKEN_PATH", path=env_path)
     path = default_token_path()
     text = _read(path)

@@ -196,7 +196,9 @@ def _prepare_auth(target: str) -> None:
     mode = os.environ.get("RAY_AUTH_MODE", "").lower()
     token = find_auth_token()
     if mode == "token" and token is None:
-        raise ClusterConnectError(f"RAY_AUTH_MODE=token but no token to join {target!r}. {MISSING_TOKEN_HELP}")
+        raise ClusterConnectError(
+            f"RAY_AUTH_MODE=token but no token to join {target!r}. {MISSING_TOKEN_HELP}"
+        )
     if not mode and token is not None:
         from ray._private.authentication.authentication_token_setup import _enable_token_auth
 

@@ -1,0 +1,159 @@
+"""A local Ray head for `slmflow cluster up/down/status`, stopped by the pid it was started with.
+
+`ray start --head --block` runs in its own session, so its process group holds exactly the
+processes it started; `down` signals that group and nothing else. (`ray stop` would kill
+every Ray process on the machine, other users' clusters included.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel
+
+from cluster.auth import auth_headers
+
+
+class LocalHead(BaseModel):
+    pid: int
+    gcs_address: str
+    dashboard_url: str
+    temp_dir: str | None
+    log_path: str
+    started_at: float
+
+
+def state_path() -> Path:
+    home = Path(os.environ.get("SLMFLOW_HOME", Path.home() / ".slmflow")).expanduser()
+    return home / "cluster" / "head.json"
+
+
+def read_state() -> LocalHead | None:
+    path = state_path()
+    if not path.exists():
+        return None
+    return LocalHead.model_validate_json(path.read_text())
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def up(
+    *,
+    port: int = 6379,
+    dashboard_port: int = 8265,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    temp_dir: Path | None = None,
+    timeout: float = 120.0,
+) -> LocalHead:
+    current = read_state()
+    if current is not None and alive(current.pid):
+        return current
+    ray_bin = Path(sys.executable).with_name("ray")
+    cmd = [
+        str(ray_bin if ray_bin.exists() else "ray"),
+        "start",
+        "--head",
+        "--block",
+        f"--port={port}",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard_port}",
+        "--disable-usage-stats",
+    ]
+    if num_cpus is not None:
+        cmd.append(f"--num-cpus={num_cpus}")
+    if num_gpus is not None:
+        cmd.append(f"--num-gpus={num_gpus}")
+    if temp_dir is not None:
+        cmd.append(f"--temp-dir={temp_dir}")
+    path = state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = path.with_name("head.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    head = LocalHead(
+        pid=proc.pid,
+        gcs_address=f"127.0.0.1:{port}",
+        dashboard_url=f"http://127.0.0.1:{dashboard_port}",
+        temp_dir=str(temp_dir) if temp_dir else None,
+        log_path=str(log_path),
+        started_at=time.time(),
+    )
+    path.write_text(head.model_dump_json())
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            path.unlink(missing_ok=True)
+            raise RuntimeError(f"ray start exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if (
+                httpx.get(f"{head.dashboard_url}/api/version", headers=auth_headers(), timeout=3).status_code
+                == 200
+            ):
+                return head
+        time.sleep(1)
+    raise TimeoutError(f"the head's dashboard did not come up within {timeout:g}s; log: {log_path}")
+
+
+def down(timeout: float = 20.0) -> bool:
+    """Stop the head `up` started (by its process group); False when none was running."""
+    head = read_state()
+    if head is None:
+        return False
+    running = alive(head.pid)
+    if running:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while alive(head.pid) and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(head.pid, os.WNOHANG)
+            time.sleep(0.5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGKILL)
+    state_path().unlink(missing_ok=True)
+    return running
+
+
+def describe() -> dict[str, object]:
+    head = read_state()
+    if head is None:
+        return {"running": False}
+    out: dict[str, object] = {"running": alive(head.pid), **head.model_dump()}
+    if out["running"]:
+        try:
+            r = httpx.get(f"{head.dashboard_url}/api/v0/nodes", headers=auth_headers(), timeout=5)
+            nodes = r.json()["data"]["result"]["result"]
+            out["nodes"] = [
+                {
+                    "node_id": n["node_id"][:12],
+                    "ip": n["node_ip"],
+                    "head": n["is_head_node"],
+                    "state": n["state"],
+                    "resources": n.get("resources_total", {}),
+                }
+                for n in nodes
+            ]
+        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            out["nodes_error"] = str(exc)
+    return out
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(obj, indent=2, default=str)
