@@ -1,0 +1,54 @@
+"""Exceptions raised by the orchestrator.
+
+Definition problems surface before anything runs and subclass `DefinitionError`;
+problems of a run that did run surface as `RunFailed`, which carries the run's record.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.records import RunRecord
+
+
+class OrchestratorError(Exception):
+    """Base class of every error the orchestrator raises itself."""
+
+
+class DefinitionError(OrchestratorError, TypeError):
+    """A workflow or step is defined or called wrongly; nothing ran."""
+
+
+class InputValidationError(DefinitionError, ValueError):
+    """A workflow input (or a constant step argument) does not validate; nothing ran."""
+
+
+class UnstorableValueError(OrchestratorError, TypeError):
+    """A value cannot be stored as JSON and pickle was not opted in to."""
+
+
+class RunFailed(OrchestratorError):
+    """A run ended without succeeding; `.record` says what happened to every step."""
+
+    def __init__(self, record: RunRecord) -> None:
+        self.record = record
+        failed = [s for s in record.steps if s.status == "failed"]
+        detail = record.error or (
+            "; ".join(f"{s.step}: {s.error_type}: {s.error_message}" for s in failed[:3])
+            if failed
+            else "no step failed"
+        )
+        super().__init__(f"run {record.run_id} of {record.workflow!r} ended {record.status}: {detail}")
+
+
+class DeadlineExceeded(OrchestratorError, TimeoutError):
+    """A run did not finish within its deadline."""
+
+
+class ResumeError(OrchestratorError):
+    """A run cannot be resumed (unknown run, workflow not importable, still running...)."""
+
+
+class GraphChangedError(ResumeError):
+    """The workflow's graph changed since the run was recorded, so resuming is refused."""

@@ -1,0 +1,369 @@
+"""Where runs live: a small `Store` interface and its embedded SQLite implementation.
+
+The engine writes step rows in batches: every step that finished in the same turn of the
+event loop goes into one transaction, and dependents start only after it commits.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from orchestrator.records import (
+    AttemptRecord,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+    UsageRecord,
+)
+from orchestrator.serialization import loads
+
+
+class StepRow(NamedTuple):
+    """One step's state as written by the engine (`output` is serialised text or None)."""
+
+    run_id: str
+    step: str
+    name: str
+    seq: float
+    status: str
+    attempts: int
+    history: str | None  # JSON list of [attempt, started, ended, error_type, error_message]
+    started_at: float | None
+    ended_at: float | None
+    input_ids: str  # JSON list
+    error_type: str | None
+    error_message: str | None
+    traceback: str | None
+    fallback_used: int
+    skip_reason: str | None
+    parent: str | None
+    map_index: int | None
+    output: str | None
+
+
+class RunRow(NamedTuple):
+    run_id: str
+    workflow: str
+    target: str | None
+    graph_hash: str
+    status: str
+    inputs: str  # serialised
+    created_at: float
+    started_at: float | None
+    owner_pid: int | None
+    owner_host: str | None
+
+
+class StoredOutput(NamedTuple):
+    status: StepStatus
+    output: str | None
+    skip_reason: str | None
+
+
+class Store(abc.ABC):
+    """Persistence of runs, steps and usage. Implementations must make `write_steps` atomic."""
+
+    @abc.abstractmethod
+    def create_run(self, row: RunRow) -> None: ...
+
+    @abc.abstractmethod
+    def mark_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        result: str | None = None,
+        error: str | None = None,
+        started_at: float | None = None,
+        ended_at: float | None = None,
+        owner_pid: int | None = None,
+        owner_host: str | None = None,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def write_steps(self, rows: Sequence[StepRow]) -> None:
+        """Write (insert or replace) every row in one transaction."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with its steps; KeyError if unknown."""
+
+    @abc.abstractmethod
+    def load_outputs(self, run_id: str) -> dict[str, StoredOutput]: ...
+
+    @abc.abstractmethod
+    def list_runs(
+        self, limit: int = 20, status: RunStatus | None = None, workflow: str | None = None
+    ) -> list[RunRecord]:
+        """Most recent first, without their steps."""
+
+    @abc.abstractmethod
+    def record_usage(self, records: Iterable[UsageRecord]) -> None: ...
+
+    @abc.abstractmethod
+    def list_usage(self, run_id: str | None = None, agent: str | None = None) -> list[UsageRecord]: ...
+
+    def close(self) -> None:  # noqa: B027 - optional for implementations
+        pass
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, target TEXT, graph_hash TEXT NOT NULL,
+    status TEXT NOT NULL, inputs TEXT NOT NULL, result TEXT, error TEXT,
+    created_at REAL NOT NULL, started_at REAL, ended_at REAL, owner_pid INTEGER, owner_host TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL, step TEXT NOT NULL, name TEXT NOT NULL, seq REAL NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL, history TEXT,
+    started_at REAL, ended_at REAL, input_ids TEXT, error_type TEXT, error_message TEXT,
+    traceback TEXT, fallback_used INTEGER NOT NULL DEFAULT 0, skip_reason TEXT,
+    parent TEXT, map_index INTEGER, output TEXT,
+    PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS usage (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, step TEXT, agent TEXT NOT NULL,
+    task TEXT NOT NULL, model TEXT NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL,
+    queue_ms REAL NOT NULL, compute_ms REAL NOT NULL, replica_id TEXT, cost_usd REAL NOT NULL,
+    escalated INTEGER NOT NULL, error TEXT, created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_run ON usage(run_id);
+CREATE INDEX IF NOT EXISTS usage_agent ON usage(agent);
+"""
+
+_USAGE_FIELDS = (
+    "run_id", "step", "agent", "task", "model", "tokens_in", "tokens_out", "queue_ms", "compute_ms",
+    "replica_id", "cost_usd", "escalated", "error", "created_at",
+)  # fmt: skip
+
+
+class SQLiteStore(Store):
+    """An embedded SQLite database in WAL mode; safe to share between threads and processes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process (the crash we resume from); only an
+        # OS crash or power loss can lose the last commits.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._lock:
+            self._conn.execute(sql, params)
+
+    def create_run(self, row: RunRow) -> None:
+        self._write(
+            "INSERT INTO runs (run_id, workflow, target, graph_hash, status, inputs, created_at, started_at,"
+            " owner_pid, owner_host) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            row,
+        )
+
+    def mark_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        result: str | None = None,
+        error: str | None = None,
+        started_at: float | None = None,
+        ended_at: float | None = None,
+        owner_pid: int | None = None,
+        owner_host: str | None = None,
+    ) -> None:
+        sets = ["status=?", "error=?"]
+        params: list[Any] = [str(status), error]
+        for column, value in (
+            ("result", result),
+            ("started_at", started_at),
+            ("ended_at", ended_at),
+            ("owner_pid", owner_pid),
+            ("owner_host", owner_host),
+        ):
+            if value is not None:
+                sets.append(f"{column}=?")
+                params.append(value)
+        params.append(run_id)
+        self._write(f"UPDATE runs SET {', '.join(sets)} WHERE run_id=?", params)
+
+    def write_steps(self, rows: Sequence[StepRow]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _run_from_row(self, row: sqlite3.Row | tuple[Any, ...], steps: list[StepRecord]) -> RunRecord:
+        (run_id, workflow, target, ghash, status, inputs, result, error, created, started, ended, pid, host) = row
+        return RunRecord(
+            run_id=run_id,
+            workflow=workflow,
+            target=target,
+            graph_hash=ghash,
+            status=RunStatus(status),
+            inputs=loads(inputs) if inputs else {},
+            result=loads(result) if result is not None else None,
+            error=error,
+            created_at=created,
+            started_at=started,
+            ended_at=ended,
+            steps=steps,
+            owner_pid=pid,
+            owner_host=host,
+        )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no run {run_id!r} in {self.path}")
+            step_rows = self._conn.execute(
+                "SELECT run_id, step, name, status, attempts, history, started_at, ended_at, input_ids,"
+                " error_type, error_message, traceback, fallback_used, skip_reason, parent, map_index"
+                " FROM steps WHERE run_id=? ORDER BY seq, map_index",
+                (run_id,),
+            ).fetchall()
+        return self._run_from_row(row, [_step_record(r) for r in step_rows])
+
+    def load_outputs(self, run_id: str) -> dict[str, StoredOutput]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT step, status, output, skip_reason FROM steps WHERE run_id=?", (run_id,)
+            ).fetchall()
+        return {step: StoredOutput(StepStatus(status), output, skip) for step, status, output, skip in rows}
+
+    def list_runs(
+        self, limit: int = 20, status: RunStatus | None = None, workflow: str | None = None
+    ) -> list[RunRecord]:
+        where, params = [], []
+        if status is not None:
+            where.append("status=?")
+            params.append(str(status))
+        if workflow is not None:
+            where.append("workflow=?")
+            params.append(workflow)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM runs {clause} ORDER BY created_at DESC LIMIT ?", [*params, limit]
+            ).fetchall()
+        return [self._run_from_row(r, []) for r in rows]
+
+    def record_usage(self, records: Iterable[UsageRecord]) -> None:
+        rows = [
+            (
+                r.run_id, r.step, r.agent, r.task, r.model, r.tokens_in, r.tokens_out, r.queue_ms,
+                r.compute_ms, r.replica_id, r.cost_usd, int(r.escalated), r.error, r.created_at.isoformat(),
+            )
+            for r in records
+        ]
+        if not rows:
+            return
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                conn.executemany(
+                    f"INSERT INTO usage ({', '.join(_USAGE_FIELDS)}) VALUES ({','.join('?' * len(_USAGE_FIELDS))})",
+                    rows,
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def list_usage(self, run_id: str | None = None, agent: str | None = None) -> list[UsageRecord]:
+        where, params = [], []
+        if run_id is not None:
+            where.append("run_id=?")
+            params.append(run_id)
+        if agent is not None:
+            where.append("agent=?")
+            params.append(agent)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {', '.join(_USAGE_FIELDS)} FROM usage {clause} ORDER BY id", params
+            ).fetchall()
+        return [UsageRecord(**dict(zip(_USAGE_FIELDS, r, strict=True))) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _step_record(row: tuple[Any, ...]) -> StepRecord:
+    (run_id, step, name, status, attempts, history, started, ended, input_ids, etype, emsg, tb, fb, skip,
+     parent, index) = row  # fmt: skip
+    if history:
+        attempts_log = [
+            AttemptRecord(attempt=a, started_at=s, ended_at=e, error_type=t, error_message=m)
+            for a, s, e, t, m in json.loads(history)
+        ]
+    elif attempts == 1 and started is not None:
+        # A first attempt that succeeded is not written out separately (hot path): rebuild it.
+        attempts_log = [AttemptRecord(attempt=1, started_at=started, ended_at=ended)]
+    else:
+        attempts_log = []
+    return StepRecord(
+        run_id=run_id,
+        step=step,
+        name=name,
+        status=StepStatus(status),
+        attempts=attempts,
+        history=attempts_log,
+        started_at=started,
+        ended_at=ended,
+        input_ids=json.loads(input_ids) if input_ids else [],
+        error_type=etype,
+        error_message=emsg,
+        traceback=tb,
+        fallback_used=bool(fb),
+        skip_reason=skip,
+        parent=parent,
+        map_index=index,
+    )
+
+
+def slmflow_home() -> Path:
+    return Path(os.environ.get("SLMFLOW_HOME") or Path.home() / ".slmflow")
+
+
+_DEFAULTS: dict[tuple[int, str], SQLiteStore] = {}
+
+
+def default_store() -> SQLiteStore:
+    """The SQLite store at `$SLMFLOW_HOME/runs.db` (default ~/.slmflow), one per process and path."""
+    path = slmflow_home() / "runs.db"
+    key = (os.getpid(), str(path))
+    store = _DEFAULTS.get(key)
+    if store is None:
+        store = _DEFAULTS[key] = SQLiteStore(path)
+    return store

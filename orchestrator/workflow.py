@@ -1,0 +1,604 @@
+"""The public face of the engine: `@step`, `@workflow`, running, batches and resuming."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import socket
+import sys
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from pydantic import TypeAdapter, ValidationError
+
+from orchestrator._engine import Preloaded, Run, _predicate_caller
+from orchestrator._graph import NO_FALLBACK, Node, Step, _first_error, build, graph_hash, mermaid
+from orchestrator.errors import (
+    DefinitionError,
+    GraphChangedError,
+    InputValidationError,
+    OrchestratorError,
+    ResumeError,
+    RunFailed,
+    UnstorableValueError,
+)
+from orchestrator.events import Event, EventKind, Listener
+from orchestrator.executor import Executor
+from orchestrator.records import RunRecord, RunStatus, StepStatus
+from orchestrator.retry import RetryPolicy
+from orchestrator.serialization import dumps, loads
+from orchestrator.store import Store, default_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Any = _Default()
+
+
+@overload
+def step(fn: Callable[..., Any], /) -> Step: ...
+@overload
+def step(
+    *,
+    name: str | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float | None = None,
+    when: Callable[..., Any] | None = None,
+    fallback: Any = NO_FALLBACK,
+    executor: Executor | None = None,
+    receive_failures: bool = False,
+    allow_pickle: bool = False,
+) -> Callable[[Callable[..., Any]], Step]: ...
+
+
+def step(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Make a function (sync or async) a workflow step; use bare (`@step`) or with options.
+
+    Options: `retry=RetryPolicy(...)`, `timeout=` seconds per attempt, `when=` a predicate on the
+    step's arguments (false: the step is skipped), `fallback=` a value or a callable (called with
+    the step's arguments, plus `error=` if it takes one) used once retries are exhausted,
+    `executor=` where the body runs, `receive_failures=True` to run even when inputs failed
+    (they arrive as `Failure` objects), `allow_pickle=True` to store non-JSON outputs, `name=`.
+    """
+    if fn is not None:
+        if options:
+            raise DefinitionError("use @step or @step(option=...), not both")
+        return Step(fn)
+
+    def decorate(func: Callable[..., Any]) -> Step:
+        return Step(func, **options)
+
+    unknown = set(options) - {
+        "name", "retry", "timeout", "when", "fallback", "executor", "receive_failures", "allow_pickle",
+    }  # fmt: skip
+    if unknown:
+        raise DefinitionError(f"@step got unknown option(s) {sorted(unknown)}")
+    return decorate
+
+
+class GraphView:
+    """A read-only view of a workflow's graph."""
+
+    def __init__(self, wf: Workflow) -> None:
+        self._wf = wf
+
+    @property
+    def nodes(self) -> list[str]:
+        return [n.id for n in self._wf.nodes]
+
+    @property
+    def inputs(self) -> list[str]:
+        return [n.id for n in self._wf.nodes if n.kind == "input"]
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        return [(d.id, n.id) for n in self._wf.nodes for d in n.deps]
+
+    @property
+    def hash(self) -> str:
+        return self._wf.graph_hash
+
+    def mermaid(self) -> str:
+        return mermaid(self._wf.nodes, self._wf.output)
+
+    def __repr__(self) -> str:
+        return f"<graph of {self._wf.name}: {len(self.nodes)} nodes, {len(self.edges)} edges>"
+
+
+_RUNS: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
+_ENGINE_LIMIT: dict[str, Any] = {"max_concurrency": None, "per_loop": weakref.WeakKeyDictionary()}
+
+
+def set_engine_concurrency(max_concurrency: int | None) -> None:
+    """Bound the steps running at once across every run of this process (None: unbounded)."""
+    if max_concurrency is not None and max_concurrency < 1:
+        raise ValueError("max_concurrency must be >= 1 or None")
+    _ENGINE_LIMIT["max_concurrency"] = max_concurrency
+    _ENGINE_LIMIT["per_loop"] = weakref.WeakKeyDictionary()
+
+
+def _engine_limit() -> asyncio.Semaphore | None:
+    limit = _ENGINE_LIMIT["max_concurrency"]
+    if limit is None:
+        return None
+    loop = asyncio.get_running_loop()
+    per_loop = _ENGINE_LIMIT["per_loop"]
+    sem = per_loop.get(loop)
+    if sem is None:
+        sem = per_loop[loop] = asyncio.Semaphore(limit)
+    return sem
+
+
+class RunHandle:
+    """A run in progress: its id, its event stream, cancellation and its outcome."""
+
+    def __init__(self, run: Run, task: asyncio.Task[None]) -> None:
+        self._run = run
+        self._task = task
+
+    @property
+    def run_id(self) -> str:
+        return self._run.run_id
+
+    def events(self) -> AsyncIterator[Event]:
+        """Events from now until the run finishes (step started / retried / finished / skipped)."""
+        return self._run.events.subscribe()
+
+    def cancel(self) -> None:
+        """Stop the run: running steps are cancelled, the rest never start; it can be resumed."""
+        self._run.cancel()
+
+    @property
+    def done(self) -> bool:
+        return self._task.done()
+
+    async def wait(self) -> RunRecord:
+        """Wait for the end and return the run's record (never raises for a failed run)."""
+        await asyncio.shield(self._task)
+        return self._run.record()
+
+    async def result(self) -> Any:
+        """Wait for the end; the workflow's result, or RunFailed when the run did not succeed."""
+        await asyncio.shield(self._task)
+        if self._run.status is not RunStatus.SUCCEEDED:
+            raise RunFailed(self._run.record())
+        return self._run.result
+
+    def record(self) -> RunRecord:
+        return self._run.record()
+
+    def __await__(self) -> Any:
+        return self.result().__await__()
+
+
+class Workflow:
+    """A workflow: the graph its function builds, and the ways to run it."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        store: Store | None = DEFAULT,
+        deadline: float | None = None,
+        max_concurrency: int | None = None,
+        allow_pickle: bool = False,
+    ) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        if deadline is not None and deadline <= 0:
+            raise DefinitionError(f"workflow {self.name!r}: deadline must be a positive number of seconds")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise DefinitionError(f"workflow {self.name!r}: max_concurrency must be >= 1")
+        self._store = store
+        self.deadline = deadline
+        self.max_concurrency = max_concurrency
+        self.allow_pickle = allow_pickle
+        self.nodes, self.output, self.input_nodes = build(fn, self.name, allow_pickle)
+        self.graph_hash = graph_hash(self.nodes, self.output)
+        self.node_by_id = {n.id: n for n in self.nodes}
+        self.input_ids_json = {n.id: json.dumps([d.id for d in n.deps]) for n in self.nodes}
+        self.signature = inspect.signature(fn)
+        self.target = _target_of(fn)
+        self._callers: dict[tuple[int, str], Callable[[dict[str, Any]], Any]] = {}
+        self._input_adapters: dict[str, list[tuple[str, TypeAdapter[Any]]]] | None = None
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    def __repr__(self) -> str:
+        return f"<workflow {self.name}: {len(self.nodes)} nodes>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise DefinitionError(
+            f"workflow {self.name!r} is not called directly; use {self.name}.run(...), "
+            f"await {self.name}.arun(...) or {self.name}.run_many([...])"
+        )
+
+    # ---- options ----
+
+    def with_options(
+        self,
+        *,
+        store: Store | None = DEFAULT,
+        deadline: float | None = DEFAULT,
+        max_concurrency: int | None = DEFAULT,
+    ) -> Workflow:
+        """A copy sharing this graph with other run options (`store=None`: keep nothing on disk)."""
+        clone = object.__new__(Workflow)
+        clone.__dict__.update(self.__dict__)
+        if store is not DEFAULT:
+            clone._store = store
+        if deadline is not DEFAULT:
+            clone.deadline = deadline
+        if max_concurrency is not DEFAULT:
+            clone.max_concurrency = max_concurrency
+        return clone
+
+    @property
+    def store(self) -> Store | None:
+        return default_store() if self._store is DEFAULT else self._store
+
+    @property
+    def graph(self) -> GraphView:
+        return GraphView(self)
+
+    def mermaid(self) -> str:
+        return mermaid(self.nodes, self.output)
+
+    # ---- helpers used by the engine ----
+
+    def when_caller(self, step: Step) -> Callable[[dict[str, Any]], Any]:
+        key = (id(step), "when")
+        caller = self._callers.get(key)
+        if caller is None:
+            caller = self._callers[key] = _predicate_caller(step.when)  # type: ignore[arg-type]
+        return caller
+
+    def fallback_caller(self, step: Step) -> Callable[[dict[str, Any]], Any]:
+        key = (id(step), "fallback")
+        caller = self._callers.get(key)
+        if caller is None:
+            caller = self._callers[key] = _predicate_caller(step.fallback)
+        return caller
+
+    # ---- inputs ----
+
+    def _adapters(self) -> dict[str, list[tuple[str, TypeAdapter[Any]]]]:
+        """Per input: (who, adapter) for the workflow's annotation and every step argument it feeds."""
+        if self._input_adapters is None:
+            hints = {}
+            try:
+                import typing
+
+                hints = typing.get_type_hints(self.fn)
+            except Exception:
+                hints = {}
+            table: dict[str, list[tuple[str, TypeAdapter[Any]]]] = {}
+            for node in self.input_nodes.values():
+                entries: list[tuple[str, TypeAdapter[Any]]] = []
+                hint = hints.get(node.id)
+                if hint is not None and hint is not Any:
+                    entries.append((f"workflow {self.name!r}, input {node.id!r}", TypeAdapter(hint)))
+                for dep in node.dependents:
+                    if dep.kind != "step" or dep.step is None:
+                        continue
+                    try:
+                        bound = dep.step.signature.bind(*dep.args, **dep.kwargs).arguments
+                    except TypeError:
+                        continue
+                    for pname, value in bound.items():
+                        if value is node:
+                            adapter = dep.step.adapter(pname)
+                            if adapter is not None:
+                                entries.append((f"step {dep.id!r}, argument {pname!r} (from input {node.id!r})", adapter))
+                table[node.id] = entries
+            self._input_adapters = table
+        return self._input_adapters
+
+    def validate_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Check names and types of a run's inputs (pydantic, coercing); raise InputValidationError."""
+        params = self.signature.parameters
+        extra = sorted(set(inputs) - set(params))
+        if extra:
+            raise InputValidationError(
+                f"workflow {self.name!r} got unexpected input(s) {extra}; its inputs are {list(params)}"
+            )
+        values: dict[str, Any] = {}
+        for pname, param in params.items():
+            if pname in inputs:
+                values[pname] = inputs[pname]
+            elif param.default is not inspect.Parameter.empty:
+                values[pname] = param.default
+            else:
+                raise InputValidationError(
+                    f"workflow {self.name!r} is missing required input {pname!r}; its inputs are {list(params)}"
+                )
+        for pname, entries in self._adapters().items():
+            for i, (who, adapter) in enumerate(entries):
+                try:
+                    validated = adapter.validate_python(values[pname])
+                except ValidationError as exc:
+                    raise InputValidationError(f"{who}: {_first_error(exc)}") from None
+                if i == 0:
+                    values[pname] = validated
+        if self.store is not None:
+            for pname, value in values.items():
+                try:
+                    dumps(value, allow_pickle=self.allow_pickle, where=f"workflow {self.name!r}, input {pname!r}")
+                except UnstorableValueError as exc:
+                    raise InputValidationError(str(exc)) from None
+        return values
+
+    # ---- running ----
+
+    def start(self, /, inputs: Mapping[str, Any] | None = None, *, run_id: str | None = None,
+              on_event: Listener | None = None, **kw_inputs: Any) -> RunHandle:  # fmt: skip
+        """Start a run on the running event loop and return its handle at once."""
+        values = self.validate_inputs({**(inputs or {}), **kw_inputs})
+        run = Run(
+            self,
+            run_id or new_run_id(),
+            values,
+            self.store,
+            max_concurrency=self.max_concurrency,
+            engine_limit=_engine_limit(),
+            deadline=self.deadline,
+        )
+        return _start(run, on_event)
+
+    async def arun(self, /, **inputs: Any) -> Any:
+        """Run to the end and return the result; raise RunFailed when the run does not succeed."""
+        return await self.start(inputs).result()
+
+    def run(self, /, **inputs: Any) -> Any:
+        """Blocking `arun`: run to the end in a fresh event loop and return the result."""
+        _no_running_loop(f"{self.name}.run()", f"await {self.name}.arun(...)")
+        return asyncio.run(self.arun(**inputs))
+
+    async def arun_many(
+        self, inputs: Iterable[Mapping[str, Any]], *, concurrency: int = 16, on_event: Listener | None = None
+    ) -> list[RunRecord]:
+        """Run once per input mapping, `concurrency` runs at a time; records in input order."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        batch = list(inputs)
+        validated = []
+        for i, item in enumerate(batch):
+            try:
+                validated.append(self.validate_inputs(item))
+            except InputValidationError as exc:
+                raise InputValidationError(f"input #{i}: {exc}") from None
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(values: dict[str, Any]) -> RunRecord:
+            async with sem:
+                run = Run(
+                    self, new_run_id(), values, self.store, max_concurrency=self.max_concurrency,
+                    engine_limit=_engine_limit(), deadline=self.deadline,
+                )  # fmt: skip
+                return await _start(run, on_event).wait()
+
+        return list(await asyncio.gather(*(one(v) for v in validated)))
+
+    def run_many(
+        self, inputs: Iterable[Mapping[str, Any]], *, concurrency: int = 16, on_event: Listener | None = None
+    ) -> list[RunRecord]:
+        _no_running_loop(f"{self.name}.run_many()", f"await {self.name}.arun_many(...)")
+        return asyncio.run(self.arun_many(inputs, concurrency=concurrency, on_event=on_event))
+
+
+def _start(run: Run, on_event: Listener | None) -> RunHandle:
+    if on_event is not None:
+        run.events.listeners.append(on_event)
+    task = asyncio.get_running_loop().create_task(run.execute())
+    _RUNS[run.run_id] = run
+    return RunHandle(run, task)
+
+
+def _no_running_loop(what: str, instead: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise OrchestratorError(f"{what} blocks, so it cannot be called inside a running event loop; use {instead}")
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@overload
+def workflow(fn: Callable[..., Any], /) -> Workflow: ...
+@overload
+def workflow(
+    *,
+    name: str | None = None,
+    store: Store | None = DEFAULT,
+    deadline: float | None = None,
+    max_concurrency: int | None = None,
+    allow_pickle: bool = False,
+) -> Callable[[Callable[..., Any]], Workflow]: ...
+
+
+def workflow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Make a function that wires steps together a `Workflow`; its graph is built right here.
+
+    Options: `name=`, `store=` (a Store, None for in-memory, default: `default_store()`),
+    `deadline=` seconds for a whole run, `max_concurrency=` steps at once per run,
+    `allow_pickle=True` to store non-JSON values.
+    """
+    if fn is not None:
+        if options:
+            raise DefinitionError("use @workflow or @workflow(option=...), not both")
+        return Workflow(fn)
+    unknown = set(options) - {"name", "store", "deadline", "max_concurrency", "allow_pickle"}
+    if unknown:
+        raise DefinitionError(f"@workflow got unknown option(s) {sorted(unknown)}")
+
+    def decorate(func: Callable[..., Any]) -> Workflow:
+        return Workflow(func, **options)
+
+    return decorate
+
+
+# ---- resume ----
+
+
+def _target_of(fn: Callable[..., Any]) -> str | None:
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", "")
+    if not module or "<locals>" in qualname:
+        return None
+    if module == "__main__":
+        path = getattr(sys.modules.get("__main__"), "__file__", None)
+        return f"{Path(path).resolve()}:{qualname}" if path else None
+    return f"{module}:{qualname}"
+
+
+def load_target(target: str) -> Workflow:
+    """The Workflow at 'module:qualname' (or '/path/to/file.py:qualname')."""
+    module_name, _, qualname = target.rpartition(":")
+    if not module_name:
+        raise ResumeError(f"bad workflow reference {target!r}; expected 'module:name'")
+    if module_name.endswith(".py"):
+        key = "_slmflow_script_" + hashlib.sha256(module_name.encode()).hexdigest()[:12]
+        module = sys.modules.get(key)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(key, module_name)
+            if spec is None or spec.loader is None:
+                raise ResumeError(f"cannot load workflow file {module_name!r}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[key] = module
+            spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_name)
+    obj: Any = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise ResumeError(f"{module_name!r} has no attribute {qualname!r}")
+    if isinstance(obj, Workflow):
+        return obj
+    wrapped = [v for v in vars(module).values() if isinstance(v, Workflow) and v.fn is obj]
+    if wrapped:
+        return wrapped[0]
+    raise ResumeError(f"{target!r} is not a workflow")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def aresume(
+    run_id: str, *, store: Store | None = None, workflow: Workflow | None = None, force: bool = False,
+    on_event: Listener | None = None,
+) -> Any:  # fmt: skip
+    """Finish a run that crashed, was cancelled or failed; steps that succeeded are not run again.
+
+    Returns the workflow's result (RunFailed if the resumed run still does not succeed).
+    """
+    return await (await start_resume(run_id, store=store, workflow=workflow, force=force, on_event=on_event)).result()
+
+
+async def start_resume(
+    run_id: str, *, store: Store | None = None, workflow: Workflow | None = None, force: bool = False,
+    on_event: Listener | None = None,
+) -> RunHandle:  # fmt: skip
+    store = store or default_store()
+    try:
+        record = store.get_run(run_id)
+    except KeyError:
+        raise ResumeError(f"no run {run_id!r} in {store!r}") from None
+    live = _RUNS.get(run_id)
+    if live is not None and live.status is RunStatus.RUNNING:
+        raise ResumeError(f"run {run_id} is still running in this process")
+    if (
+        not force
+        and record.status is RunStatus.RUNNING
+        and record.owner_pid not in (None, os.getpid())
+        and record.owner_host == socket.gethostname()
+        and _pid_alive(record.owner_pid)  # type: ignore[arg-type]
+    ):
+        raise ResumeError(
+            f"run {run_id} looks still running in process {record.owner_pid}; wait for it, stop it, "
+            "or pass force=True (--force) if that process is not running it"
+        )
+    if workflow is None:
+        if not record.target:
+            raise ResumeError(
+                f"run {run_id} of {record.workflow!r} has no importable workflow reference; pass workflow="
+            )
+        try:
+            workflow = load_target(record.target)
+        except ResumeError:
+            raise
+        except Exception as exc:
+            raise ResumeError(f"cannot import workflow {record.target!r} for run {run_id}: {exc!r}") from exc
+    if workflow.graph_hash != record.graph_hash:
+        raise GraphChangedError(
+            f"run {run_id} was recorded with graph {record.graph_hash} of workflow {record.workflow!r}, but "
+            f"{workflow.name!r} now has graph {workflow.graph_hash}: its steps or their wiring changed. "
+            "Resuming could mix outputs of two different graphs, so it is refused; start a new run"
+        )
+    outputs = store.load_outputs(run_id)
+    preloaded: dict[str, Preloaded] = {}
+    for sid, stored in outputs.items():
+        if stored.status is StepStatus.SUCCEEDED and stored.output is not None:
+            preloaded[sid] = Preloaded(StepStatus.SUCCEEDED, loads(stored.output))
+        elif stored.status is StepStatus.SKIPPED and stored.skip_reason == "condition false":
+            preloaded[sid] = Preloaded(StepStatus.SKIPPED, None, stored.skip_reason)
+    if record.status is RunStatus.SUCCEEDED:
+        preloaded = {k: v for k, v in preloaded.items()}
+    run = Run(
+        workflow.with_options(store=store),
+        run_id,
+        record.inputs,
+        store,
+        max_concurrency=workflow.max_concurrency,
+        engine_limit=_engine_limit(),
+        deadline=workflow.deadline,
+        preloaded=preloaded,
+        resumed=True,
+    )
+    return _start(run, on_event)
+
+
+def resume(run_id: str, *, store: Store | None = None, workflow: Workflow | None = None, force: bool = False) -> Any:
+    """Blocking `aresume`."""
+    _no_running_loop("resume()", "await aresume(...)")
+    return asyncio.run(aresume(run_id, store=store, workflow=workflow, force=force))
+
+
+__all__ = [
+    "DEFAULT",
+    "EventKind",
+    "GraphView",
+    "Node",
+    "RunHandle",
+    "Workflow",
+    "aresume",
+    "resume",
+    "set_engine_concurrency",
+    "start_resume",
+    "step",
+    "workflow",
+]
