@@ -73,30 +73,19 @@ def _jsonable(value: Any) -> Any:
 
 
 async def _run_all(wf: Any, rows: list[dict[str, Any]], concurrency: int) -> list[RunResult]:
-    from orchestrator import RunStatus, default_store
-
-    store = default_store()
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(i: int, inputs: dict[str, Any]) -> RunResult:
-        async with sem:
-            try:
-                record = await wf.astart(**inputs) if hasattr(wf, "astart") else None
-                if record is None:
-                    value = await wf.arun(**inputs)
-                    return RunResult(index=i, status="succeeded", result=_jsonable(value))
-            except Exception as exc:  # a failed run is a result too; the batch goes on
-                return RunResult(index=i, status="failed", error=f"{type(exc).__name__}: {exc}")
-            rec = store.get_run(record.run_id)
-            return RunResult(
-                index=i,
-                run_id=rec.run_id,
-                status=str(rec.status),
-                result=_jsonable(rec.result) if rec.status != RunStatus.FAILED else None,
-                error=rec.error,
-            )
-
-    return await asyncio.gather(*(one(i, row) for i, row in enumerate(rows)))
+    # The workflow's store is the engine's default (SQLite under SLMFLOW_HOME on this node),
+    # so every run stays inspectable and resumable on the cluster after the job ends.
+    records = await wf.arun_many(rows, concurrency=concurrency)
+    return [
+        RunResult(
+            index=i,
+            run_id=rec.run_id,
+            status=str(rec.status),
+            result=_jsonable(rec.result),
+            error=rec.error,
+        )
+        for i, rec in enumerate(records)
+    ]
 
 
 @click.command()
@@ -130,7 +119,7 @@ def main(target: str, inputs_arg: str, fleet_arg: str | None, concurrency: int) 
         "seconds": round(time.monotonic() - t0, 3),
     }
     click.echo(SUMMARY_MARKER + json.dumps(summary))
-    if counts.get("failed"):
+    if len(results) != counts.get("succeeded", 0):
         sys.exit(1)
 
 

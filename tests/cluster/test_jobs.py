@@ -1,0 +1,138 @@
+"""Workflow runs submitted as Ray Jobs to a real two-node cluster on loopback, via the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.multinode import LoopbackCluster
+
+SLMFLOW = str(Path(sys.executable).with_name("slmflow"))
+
+USER_CODE = """
+import os
+
+from cluster import ray_task
+from orchestrator import step, workflow
+
+
+@step
+def tokenize(text: str) -> list[str]:
+    return text.split()
+
+
+@step
+async def count(words: list[str]) -> int:
+    return len(words)
+
+
+def _where(words: list[str]) -> dict:
+    import ray
+
+    return {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid(), "loud": " ".join(w.upper() for w in words)}
+
+
+@step(executor=ray_task(num_cpus=1))
+def shout(words: list[str]) -> dict:
+    return _where(words)
+
+
+@step
+def combine(n: int, loud: dict) -> dict:
+    return {"n": n, "loud": loud["loud"], "task_pid": loud["pid"], "driver_pid": os.getpid()}
+
+
+@workflow
+def wordstats(text: str):
+    words = tokenize(text)
+    return combine(count(words), shout(words))
+"""
+
+
+def _cli(
+    args: list[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([SLMFLOW, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def user_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("userproj")
+    (root / "wordflow.py").write_text(USER_CODE)
+    texts = ["the quick brown fox", "jumps over", "the lazy dog again and again"]
+    (root / "inputs.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    return root
+
+
+def test_submit_runs_the_workflow_on_the_cluster_and_results_come_back(
+    multinode_cluster: LoopbackCluster, user_project: Path
+) -> None:
+    c = multinode_cluster
+    env = c.env()
+    sub = _cli(
+        ["submit", "wordflow:wordstats", "--inputs", "inputs.jsonl", "--address", c.dashboard_url],
+        env,
+        user_project,
+    )
+    assert sub.returncode == 0, sub.stderr
+    job_id = sub.stdout.strip().splitlines()[-1]
+    assert job_id.startswith("raysubmit_")
+
+    res = _cli(["jobs", "result", job_id, "--wait", "--timeout", "200", "--address", c.dashboard_url], env)
+    assert res.returncode == 0, (
+        res.stdout + res.stderr + _cli(["jobs", "logs", job_id, "--address", c.dashboard_url], env).stdout
+    )
+    payload = json.loads(res.stdout)
+    assert payload["status"] == "SUCCEEDED"
+    runs = payload["runs"]
+    assert [r["result"]["n"] for r in runs] == [4, 2, 6]
+    assert runs[0]["result"]["loud"] == "THE QUICK BROWN FOX"
+    assert all(r["status"] == "succeeded" and r["run_id"] for r in runs)
+    # The heavy step ran as a Ray task, not in the job's driver process.
+    assert all(r["result"]["task_pid"] != r["result"]["driver_pid"] for r in runs)
+    assert payload["summary"]["by_status"] == {"succeeded": 3}
+
+    st = _cli(["jobs", "status", job_id, "--address", c.dashboard_url], env)
+    assert st.returncode == 0 and st.stdout.strip() == "SUCCEEDED"
+    logs = _cli(["jobs", "logs", job_id, "--address", c.dashboard_url], env)
+    assert "slmflow job: joined" in logs.stdout and "SLMFLOW_SUMMARY" in logs.stdout
+
+    # The runs also landed in the run store on the cluster (the head's SLMFLOW_HOME).
+    # The fixture's nodes inherit this process's SLMFLOW_HOME, so it is the same file.
+    from orchestrator import default_store
+
+    rec = default_store().get_run(runs[1]["run_id"])
+    assert str(rec.status) == "succeeded" and rec.result["n"] == 2
+
+
+def test_missing_token_and_unknown_job_are_reported(
+    multinode_cluster: LoopbackCluster, tmp_path: Path
+) -> None:
+    c = multinode_cluster
+    no_token = c.env(HOME=str(tmp_path))
+    no_token.pop("RAY_AUTH_TOKEN")
+    out = _cli(["jobs", "status", "raysubmit_nope", "--address", c.dashboard_url], no_token)
+    assert out.returncode != 0
+    assert "requires an authentication token" in out.stderr and "RAY_AUTH_TOKEN" in out.stderr
+
+    wrong = c.env(RAY_AUTH_TOKEN="not-the-token")
+    out = _cli(["jobs", "status", "raysubmit_nope", "--address", c.dashboard_url], wrong)
+    assert out.returncode != 0 and "rejected the auth token" in out.stderr
+
+    out = _cli(["jobs", "status", "raysubmit_nope", "--address", c.dashboard_url], c.env())
+    assert out.returncode != 0 and "raysubmit_nope" in out.stderr
+
+
+def test_dead_dashboard_fails_fast(tmp_path: Path) -> None:
+    from tests.fixtures.multinode import free_port
+
+    out = _cli(
+        ["jobs", "status", "x", "--address", f"http://127.0.0.1:{free_port()}"],
+        {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        timeout=30,
+    )
+    assert out.returncode != 0 and "Cannot reach the Ray dashboard" in out.stderr
