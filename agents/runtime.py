@@ -1,0 +1,174 @@
+"""In-process model runtime: one agent's model, loaded once, serving batches of typed requests.
+
+No Ray here: the Serve deployment wraps a ``ModelRunner`` and calls ``run_batch`` from its
+``@serve.batch`` handler; tests and benchmarks use it directly.
+
+    runner = ModelRunner(spec).load()
+    [resp] = runner.run_batch(TaskKind.CLASSIFY, [ClassifyRequest(text=..., labels=[...])])
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from agents.errors import AgentError, AgentUnavailable, InvalidRequest, ModelLoadError
+from agents.protocol import REQUEST_TYPES, TaskKind
+from agents.spec import GPU_FIXED_HEADROOM_BYTES, GPU_WEIGHT_OVERHEAD, AgentSpec
+
+log = structlog.get_logger("agents.runtime")
+
+
+class ModelRunner:
+    """One agent's model and task execution. Thread-safe: batches run one at a time."""
+
+    def __init__(self, spec: AgentSpec, *, gpu_fraction: float | None = None) -> None:
+        self.spec = spec
+        self.gpu_fraction = gpu_fraction
+        self._ctx: Any = None
+        self._lock = threading.Lock()
+        self._info: dict[str, Any] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._ctx is not None
+
+    def load(self) -> ModelRunner:
+        """Load weights once (later calls return at once); raises ModelLoadError/SpecError with the reason."""
+        with self._lock:
+            if self._ctx is not None:
+                return self
+            from agents.models.device import cap_cuda_memory, resolve_device
+            from agents.models.loader import load_model
+            from agents.tasks._context import TaskContext
+
+            spec = self.spec
+            device = resolve_device(spec.device)
+            if device.type == "cuda" and self.gpu_fraction is not None:
+                need = None
+                try:
+                    from agents.models.size import estimate_weight_bytes
+
+                    need = int(estimate_weight_bytes(spec) * GPU_WEIGHT_OVERHEAD + GPU_FIXED_HEADROOM_BYTES)
+                except AgentError:
+                    pass  # Unknown size: the cap alone still protects the neighbours.
+                cap_cuda_memory(self.gpu_fraction, need_bytes=need, device=device)
+            lm = load_model(
+                name=spec.name,
+                source=spec.source(),
+                tokenizer_source=spec.tokenizer_source() if spec.tokenizer else None,
+                dtype=spec.dtype,
+                device=spec.device,
+                tasks=list(spec.tasks),
+            )
+            ctx = TaskContext(lm=lm, spec=spec)
+            if lm.kind == "encoder" and spec.classify_method == "likelihood":
+                raise ModelLoadError(
+                    "classify_method 'likelihood' needs a causal LM; this model is an encoder", agent=spec.name
+                )
+            self._ctx = ctx
+            self._info = None
+        return self
+
+    def info(self) -> dict[str, Any]:
+        """Model id, parameter count, weight bytes, device, dtype, tasks, load time."""
+        if self._ctx is None:
+            raise AgentUnavailable("model not loaded; call load() first", agent=self.spec.name)
+        if self._info is None:
+            lm = self._ctx.lm
+            params = list(lm.model.parameters())
+            method = self.spec.classify_method
+            if method is None and TaskKind.CLASSIFY in self.spec.tasks:
+                method = "likelihood" if lm.kind == "causal" else "similarity"
+            self._info = {
+                "agent": self.spec.name,
+                "model": self.spec.model,
+                "architecture": (getattr(lm.model.config, "architectures", None) or [type(lm.model).__name__])[0],
+                "kind": lm.kind,
+                "parameters": sum(p.numel() for p in params),
+                "weight_bytes": sum(p.numel() * p.element_size() for p in params),
+                "device": str(lm.device),
+                "dtype": str(lm.dtype).removeprefix("torch."),
+                "tasks": [t.value for t in self.spec.tasks],
+                "classify_method": method,
+                "load_s": round(lm.load_s, 3),
+                "gguf_cache": lm.gguf_cache,
+                "gguf_cache_hit": lm.gguf_cache_hit,
+            }
+        return dict(self._info)
+
+    def run_batch(self, task: TaskKind | str, requests: list[Any]) -> list[Any]:
+        """Serve ``requests`` of one task kind together; one result (response or AgentError) per request.
+
+        Requests may be typed models or dicts. Usage gets tokens, this batch's compute time
+        split evenly, the batch size and the model; Serve fills queue time, replica and cost.
+        """
+        if self._ctx is None:
+            raise AgentUnavailable("model not loaded; call load() first", agent=self.spec.name)
+        try:
+            kind = TaskKind(task)
+        except ValueError:
+            err = InvalidRequest(f"unknown task {task!r}", agent=self.spec.name)
+            return [err for _ in requests]
+        if kind not in self.spec.tasks:
+            err = InvalidRequest(
+                f"does not serve task {kind.value!r}; it serves {', '.join(t.value for t in self.spec.tasks)}",
+                agent=self.spec.name,
+            )
+            return [err for _ in requests]
+        results: list[Any] = [None] * len(requests)
+        valid: list[tuple[int, BaseModel]] = []
+        for i, req in enumerate(requests):
+            try:
+                valid.append((i, _coerce(kind, req)))
+            except InvalidRequest as exc:
+                exc.agent = self.spec.name
+                results[i] = exc
+        if not valid:
+            return results
+        from agents.tasks import handler
+
+        batch = [r for _, r in valid]
+        with self._lock:
+            t0 = time.perf_counter()
+            try:
+                outs = handler(kind)(self._ctx, batch)
+            except AgentError as exc:
+                exc.agent = exc.agent or self.spec.name
+                outs = [exc] * len(batch)
+            except Exception as exc:
+                # Keep the contract (one result per request) and say what failed.
+                log.exception("batch_failed", agent=self.spec.name, task=kind.value, batch_size=len(batch))
+                err = AgentError(f"{kind.value} failed: {type(exc).__name__}: {exc}", agent=self.spec.name)
+                outs = [err] * len(batch)
+            compute_ms = (time.perf_counter() - t0) * 1000
+        share = compute_ms / len(batch)
+        for (i, _), out in zip(valid, outs, strict=True):
+            if isinstance(out, BaseModel) and hasattr(out, "usage"):
+                out.usage.compute_ms = share
+                out.usage.batch_size = len(batch)
+                out.usage.model = self.spec.model
+            results[i] = out
+        log.debug(
+            "batch_done", agent=self.spec.name, task=kind.value, batch_size=len(batch), compute_ms=round(compute_ms, 1)
+        )
+        return results
+
+
+def _coerce(kind: TaskKind, req: Any) -> BaseModel:
+    cls = REQUEST_TYPES[kind]
+    if isinstance(req, cls):
+        return req
+    try:
+        if isinstance(req, BaseModel):
+            req = req.model_dump()
+        return cls.model_validate(req)
+    except ValidationError as exc:
+        raise InvalidRequest(f"invalid {kind.value} request: {exc}") from exc
+
+
+__all__ = ["ModelRunner"]

@@ -1,0 +1,65 @@
+"""``extract``: JSON matching a schema, decoded under the schema's grammar and validated."""
+
+from __future__ import annotations
+
+import json
+
+from agents.errors import AgentError, InvalidOutput, InvalidRequest
+from agents.protocol import ExtractRequest, ExtractResponse, Usage
+from agents.tasks._context import TaskContext
+from agents.tasks._generation import GenItem, GenResult, generate_batch
+from agents.tasks._json import check_schema, parse_json, schema_errors
+from agents.tasks._params import gen_item
+
+DEFAULT_INSTRUCTION = "Extract the requested information from the user's text."
+
+
+def messages(req: ExtractRequest) -> list[dict[str, str]]:
+    system = (
+        f"{req.instruction or DEFAULT_INSTRUCTION}\n"
+        f"Reply with only a JSON object that follows this JSON schema:\n{json.dumps(req.json_schema)}"
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": req.text}]
+
+
+def finish(ctx: TaskContext, res: GenResult, schema: dict, constrained: bool) -> tuple[object, str]:
+    """Parse and validate one output; raises InvalidOutput carrying the raw text."""
+    raw = res.text
+    if res.grammar_failed:
+        raise InvalidOutput("grammar-constrained decoding failed (token rejected)", raw=raw, agent=ctx.name)
+    try:
+        data = parse_json(raw)
+    except ValueError as exc:
+        why = "output ran out of max_new_tokens" if res.finish_reason == "length" else "output is not JSON"
+        mode = "constrained" if constrained else "unconstrained"
+        raise InvalidOutput(f"{why} ({mode} decoding): {exc}", raw=raw, agent=ctx.name) from exc
+    errors = schema_errors(data, schema)
+    if errors:
+        raise InvalidOutput(f"output does not match the schema: {'; '.join(errors[:5])}", raw=raw, agent=ctx.name)
+    return data, raw
+
+
+def run(ctx: TaskContext, requests: list[ExtractRequest]) -> list[ExtractResponse | AgentError]:
+    out: list[ExtractResponse | AgentError | None] = [None] * len(requests)
+    items: list[tuple[int, GenItem]] = []
+    for i, req in enumerate(requests):
+        try:
+            problem = check_schema(req.json_schema)
+            if problem:
+                raise InvalidRequest(f"json_schema is not a valid JSON schema: {problem}", agent=ctx.name)
+            grammar = ctx.grammar(req.json_schema) if req.constrained else None
+            items.append((i, gen_item(ctx, req, ctx.chat_ids(messages(req)), grammar)))
+        except AgentError as exc:
+            out[i] = exc
+    if items:
+        results = generate_batch(ctx.lm, [it for _, it in items])
+        for (i, _), res in zip(items, results, strict=True):
+            req = requests[i]
+            try:
+                data, raw = finish(ctx, res, req.json_schema, req.constrained)
+                out[i] = ExtractResponse(
+                    data=data, raw=raw, usage=Usage(tokens_in=res.tokens_in, tokens_out=res.tokens_out)
+                )
+            except InvalidOutput as exc:
+                out[i] = exc
+    return out  # type: ignore[return-value]
