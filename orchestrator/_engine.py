@@ -173,7 +173,7 @@ class Run:
         self._total = sum(1 for n in wf.nodes if n.kind != "input")
         self._terminal = 0
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._pending_rows: list[StepRow] = []
+        self._pending_rows: dict[str, tuple[_State, str | None]] = {}
         self._gated: list[Node] = []
         self._flush_handle: asyncio.Handle | None = None
         self._queue: deque[Node] = deque()
@@ -497,24 +497,27 @@ class Run:
         self._gated.append(node)
 
     def _queue_row(self, st: _State, output: str | None) -> None:
-        node = self.wf.node_by_id.get(st.sid)
-        self._pending_rows.append(
-            StepRow(
-                self.run_id, st.sid, st.name, st.seq, st.status, st.attempts,
-                json.dumps(st.history) if st.history else None,
-                st.started, st.ended,
-                self.wf.input_ids_json.get(st.sid, "[]") if node is not None else "[]",
-                st.error_type, st.error_message, st.traceback, int(st.fallback_used), st.skip_reason,
-                st.parent, st.map_index, output,
-            )
-        )
+        # Keyed by step: a step that starts and finishes before the next flush is written once.
+        self._pending_rows[st.sid] = (st, output)
         if self._flush_handle is None and self._loop is not None:
             self._flush_handle = self._loop.call_soon(self._flush)
 
     def _write_pending(self) -> None:
-        rows, self._pending_rows = self._pending_rows, []
-        if rows and self.store is not None:
-            self.store.write_steps(rows)
+        pending, self._pending_rows = self._pending_rows, {}
+        if not pending or self.store is None:
+            return
+        run_id, ids = self.run_id, self.wf.input_ids_json
+        rows = [
+            StepRow(
+                run_id, st.sid, st.name, st.seq, st.status, st.attempts,
+                json.dumps(st.history) if st.history else None,
+                st.started, st.ended, ids.get(st.sid, "[]"),
+                st.error_type, st.error_message, st.traceback, int(st.fallback_used), st.skip_reason,
+                st.parent, st.map_index, output,
+            )
+            for st, output in pending.values()
+        ]  # fmt: skip
+        self.store.write_steps(rows)
 
     def _flush(self) -> None:
         self._flush_handle = None

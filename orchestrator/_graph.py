@@ -423,7 +423,7 @@ def build(fn: Callable[..., Any], name: str, allow_pickle: bool) -> tuple[list[N
     token = _BUILDER.set(builder)
     try:
         output = fn(**inputs)
-    except DefinitionError:
+    except (DefinitionError, UnstorableValueError):
         raise
     except Exception as exc:
         raise DefinitionError(

@@ -1,0 +1,221 @@
+"""Engine overhead: microseconds per no-op step, slmflow beside plain asyncio and LangGraph.
+
+Shapes: a fan-out of N no-op steps between one source and one sink, and a chain of M.
+Each engine runs the same shapes in this one process; the figure is the best of R
+repetitions (least disturbed by other work on the machine), divided by the step count.
+Run: .venv/bin/python benchmarks/engine_overhead.py [--fanout 1000] [--chain 200] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import itertools
+
+from orchestrator import SQLiteStore, step, workflow
+
+
+@step
+async def source() -> int:
+    return 0
+
+
+@step
+async def noop(x: int) -> int:
+    return x
+
+
+@step
+async def sink(xs: list[int]) -> int:
+    return len(xs)
+
+
+def make_fanout(n: int) -> Any:
+    @workflow(name=f"fanout_{n}")
+    def fanout():
+        s = source()
+        return sink([noop(s) for _ in range(n)])
+
+    return fanout
+
+
+def make_map_fanout(n: int) -> Any:
+    @step
+    def items(x: int) -> list[int]:
+        return [x] * n
+
+    @workflow(name=f"map_fanout_{n}")
+    def map_fanout():
+        return sink(noop.map(items(source())))
+
+    return map_fanout
+
+
+def make_chain(n: int) -> Any:
+    @workflow(name=f"chain_{n}")
+    def chain():
+        x = source()
+        for _ in range(n):
+            x = noop(x)
+        return x
+
+    return chain
+
+
+# ---- the floor: plain asyncio ----
+
+
+async def _anoop(x: int) -> int:
+    return x
+
+
+async def asyncio_fanout(n: int) -> None:
+    s = await _anoop(0)
+    xs = await asyncio.gather(*(_anoop(s) for _ in range(n)))
+    assert len(xs) == n
+
+
+async def asyncio_chain(n: int) -> None:
+    # One task per step, as an engine must create to keep steps independent.
+    x = await asyncio.create_task(_anoop(0))
+    for _ in range(n):
+        x = await asyncio.create_task(_anoop(x))
+
+
+# ---- LangGraph ----
+
+
+def langgraph_graphs(fan: int, chain: int) -> dict[str, Any] | None:
+    try:
+        import operator
+        from typing import Annotated, TypedDict
+
+        from langgraph.graph import END, START, StateGraph
+        from langgraph.types import Send
+    except ImportError:
+        return None
+
+    class FanState(TypedDict):
+        x: int
+        xs: Annotated[list[int], operator.add]
+
+    async def lg_source(state: FanState) -> dict[str, Any]:
+        return {"x": 0}
+
+    async def lg_noop(state: dict[str, Any]) -> dict[str, Any]:
+        return {"xs": [state["x"]]}
+
+    async def lg_sink(state: FanState) -> dict[str, Any]:
+        return {"x": len(state["xs"])}
+
+    def fan_out(state: FanState) -> list[Send]:
+        return [Send("noop", {"x": state["x"]}) for _ in range(fan)]
+
+    g = StateGraph(FanState)
+    g.add_node("source", lg_source)
+    g.add_node("noop", lg_noop)
+    g.add_node("sink", lg_sink)
+    g.add_edge(START, "source")
+    g.add_conditional_edges("source", fan_out, ["noop"])
+    g.add_edge("noop", "sink")
+    g.add_edge("sink", END)
+    fan_graph = g.compile()
+
+    class ChainState(TypedDict):
+        x: int
+
+    async def c_noop(state: ChainState) -> dict[str, Any]:
+        return {"x": state["x"]}
+
+    c = StateGraph(ChainState)
+    names = [f"n{i}" for i in range(chain + 1)]
+    for name in names:
+        c.add_node(name, c_noop)
+    c.add_edge(START, names[0])
+    for a, b in itertools.pairwise(names):
+        c.add_edge(a, b)
+    c.add_edge(names[-1], END)
+    chain_graph = c.compile()
+    limit = {"recursion_limit": chain + 10}
+    return {
+        "fanout": lambda: fan_graph.ainvoke({"x": 0, "xs": []}),
+        "chain": lambda: chain_graph.ainvoke({"x": 0}, config=limit),
+    }
+
+
+async def best_of(fn: Callable[[], Awaitable[Any]], repeat: int) -> float:
+    await fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        await fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fanout", type=int, default=1000)
+    parser.add_argument("--chain", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    fan_n, chain_n, repeat = args.fanout, args.chain, args.repeat
+    tmp = tempfile.mkdtemp(prefix="slmflow-bench-")
+    store = SQLiteStore(os.path.join(tmp, "runs.db"))
+    shapes = {
+        "fanout": (make_fanout(fan_n), fan_n + 2),
+        "map_fanout": (make_map_fanout(fan_n), fan_n + 4),
+        "chain": (make_chain(chain_n), chain_n + 1),
+    }
+    floors = {"fanout": lambda: asyncio_fanout(fan_n), "map_fanout": lambda: asyncio_fanout(fan_n),
+              "chain": lambda: asyncio_chain(chain_n)}  # fmt: skip
+    lg = langgraph_graphs(fan_n, chain_n)
+    rows = []
+    for shape, (wf, steps) in shapes.items():
+        mem = wf.with_options(store=None)
+        dur = wf.with_options(store=store)
+        floor = await best_of(floors[shape], repeat)
+        no_store = await best_of(lambda mem=mem: mem.arun(), repeat)
+        with_store = await best_of(lambda dur=dur: dur.arun(), repeat)
+        lg_time = None
+        if lg is not None and shape in lg:
+            lg_time = await best_of(lg[shape], max(3, repeat // 2))
+        rows.append((shape, steps, floor, no_store, with_store, lg_time))
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"load average at end: {os.getloadavg()}")
+    print(f"best of {repeat} runs; microseconds per step\n")
+    header = f"{'shape':<14}{'steps':>6}{'asyncio':>10}{'slmflow':>10}{'x floor':>9}{'+sqlite':>10}{'x floor':>9}{'langgraph':>11}{'x floor':>9}"
+    print(header)
+    print("-" * len(header))
+    for shape, steps, floor, no_store, with_store, lg_time in rows:
+
+        def us(t: float, steps: int = steps) -> float:
+            return t / steps * 1e6
+
+        lg_cols = f"{us(lg_time):>11.1f}{lg_time / floor:>9.1f}" if lg_time else f"{'n/a':>11}{'':>9}"
+        print(
+            f"{shape:<14}{steps:>6}{us(floor):>10.1f}{us(no_store):>10.1f}{no_store / floor:>9.2f}"
+            f"{us(with_store):>10.1f}{with_store / floor:>9.2f}{lg_cols}"
+        )
+    if lg is None:
+        print("\nLangGraph not installed: `.venv/bin/pip install langgraph` to include it (not a project dependency)")
+    _ = statistics  # keep import for future percentile reporting
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
