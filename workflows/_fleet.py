@@ -1,0 +1,82 @@
+"""The fleet agents the shipped workflows call, deployed on first use when nothing serves them.
+
+`slmflow run workflows.email_triage --inputs ...` should work on a laptop with nothing
+running: the first agent call of a run connects to Ray (embedded when no RAY_ADDRESS)
+and, when the agent is missing, deploys the fleet (`SLMFLOW_FLEET` or the default).
+Set SLMFLOW_AUTO_DEPLOY=0 to get the agents client's AgentNotFound instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any
+
+from orchestrator.logging import get_logger
+
+# Which fleet agent does what; the default fleet's names.
+ENCODER = "minilm"  # embeddings and similarity classification
+WRITER = "smollm2"  # generation, constrained extraction, tool calls
+
+_log = get_logger(component="workflows.fleet")
+_lock = threading.Lock()
+_ready: set[str] = set()
+
+
+def ensure_agent_sync(name: str) -> None:
+    """Connect to Ray and make sure `name` is deployed (deploying the fleet if allowed)."""
+    if name in _ready:
+        return
+    with _lock:
+        if name in _ready:
+            return
+        from agents._ray import ensure_connected
+        from agents.fleet import deployed_agents
+
+        ensure_connected()
+        deployed = set(deployed_agents())
+        if name not in deployed and os.environ.get("SLMFLOW_AUTO_DEPLOY", "1") != "0":
+            from agents import deploy, load_fleet
+
+            fleet = load_fleet()
+            if name in fleet.names():
+                _log.info("deploying the fleet for the workflow", agents=fleet.names(), missing=name)
+                deploy(fleet)
+                deployed = set(deployed_agents())
+        _ready.update(deployed)
+
+
+class _Agent:
+    """`agent(name)` whose calls first make sure the agent is there."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            from agents import agent
+
+            if self.name not in _ready:
+                await asyncio.to_thread(ensure_agent_sync, self.name)
+            return await getattr(agent(self.name), method)(*args, **kwargs)
+
+        return call
+
+
+def encoder() -> Any:
+    return _Agent(ENCODER)
+
+
+def writer() -> Any:
+    return _Agent(WRITER)
+
+
+def served(resp: Any, agent: str) -> dict[str, Any]:
+    """Who served a response, how long it took and what it cost (from its usage)."""
+    u = resp.usage
+    return {"agent": agent, "model": u.model, "latency_ms": round(u.queue_ms + u.compute_ms, 1),
+            "tokens": u.tokens_in + u.tokens_out, "cost_usd": u.cost_usd}

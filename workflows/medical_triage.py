@@ -1,0 +1,114 @@
+"""Medical triage: symptom analysis and severity assessment in parallel, then a plan.
+
+    slmflow run workflows.medical_triage --inputs workflows/data/medical_triage.jsonl
+
+NOT MEDICAL ADVICE: this is a demonstration of a workflow shape. The severity combines
+MiniLM's similarity classification with fixed red-flag rules (a rule that sends chest
+pain to emergency care is more trustworthy than a 22M-parameter encoder), and every
+output carries a plain disclaimer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from orchestrator import RetryPolicy, step, workflow
+from workflows._fleet import ENCODER, WRITER, encoder, served, writer
+
+DISCLAIMER = ("This is not medical advice. It is an automated demonstration; "
+              "in an emergency call your local emergency number, otherwise consult a clinician.")
+
+SEVERITY: dict[str, str] = {
+    "emergency": "life-threatening: chest pain, stroke signs, difficulty breathing, unconsciousness, "
+                 "severe bleeding, meningitis signs in a child",
+    "urgent": "needs a doctor today: high fever for days, severe abdominal pain, vomiting, fracture, cannot bear weight",
+    "low": "mild, self-limiting: cold, runny nose, mild headache, minor rash, muscle strain",
+}
+
+SYSTEMS: dict[str, str] = {
+    "cardiovascular": "heart, chest pain, palpitations, blood pressure",
+    "neurological": "brain and nerves: weakness, numbness, slurred speech, headache, confusion",
+    "respiratory": "lungs and airways: cough, fever, shortness of breath, sore throat, runny nose",
+    "gastrointestinal": "stomach and bowel: abdominal pain, vomiting, diarrhoea",
+    "musculoskeletal": "bones, joints and muscles: back pain, fall, fracture, sprain",
+    "skin": "skin: rash, itching, swelling of the skin",
+}
+
+# Red flags that always mean emergency care, whatever the classifier says.
+RED_FLAGS: dict[str, re.Pattern[str]] = {
+    "chest pain": re.compile(r"chest pain", re.I),
+    "stroke signs": re.compile(r"slurred speech|facial droop|weakness on (the )?(left|right) side", re.I),
+    "meningitis signs": re.compile(r"stiff neck.*rash|rash.*does not fade", re.I),
+    "breathing difficulty": re.compile(r"cannot breathe|struggling to breathe|blue lips", re.I),
+}
+
+DISPOSITION = {
+    "emergency": "Call emergency services now.",
+    "urgent": "See a doctor or urgent care today.",
+    "low": "Self-care at home; see a doctor if it gets worse or lasts more than a few days.",
+}
+
+_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.5, retry_on=(ConnectionError, TimeoutError))
+
+
+class Symptoms(BaseModel):
+    symptoms: list[str] = Field(max_length=5, description="the main symptoms, a few words each")
+    duration: str = Field(max_length=40, description="how long it has lasted")
+
+
+@step(retry=_RETRY, timeout=120)
+async def analyze_symptoms(notes: str) -> dict[str, Any]:
+    system, extracted = await _both(notes)
+    return {"body_system": system.label, "symptoms": [s.strip() for s in extracted.data.symptoms if s.strip()],
+            "duration": extracted.data.duration, **served(extracted, WRITER)}
+
+
+async def _both(notes: str) -> tuple[Any, Any]:
+    return await asyncio.gather(
+        encoder().classify(notes, labels=list(SYSTEMS), label_descriptions=SYSTEMS),
+        writer().extract(notes, Symptoms, instruction="List the patient's main symptoms and how long they have lasted.",
+                         max_new_tokens=64),
+    )
+
+
+@step(retry=_RETRY, timeout=60)
+async def assess_severity(age: int, notes: str) -> dict[str, Any]:
+    resp = await encoder().classify(notes, labels=list(SEVERITY), label_descriptions=SEVERITY)
+    flags = [name for name, pattern in RED_FLAGS.items() if pattern.search(notes)]
+    level = "emergency" if flags else resp.label
+    if level == "low" and (age >= 75 or age <= 1):
+        level = "urgent"  # the very old and the very young are seen sooner
+    return {"level": level, "model_level": resp.label, "model_confidence": round(resp.scores[resp.label], 3),
+            "red_flags": flags, **served(resp, ENCODER)}
+
+
+@step(retry=_RETRY, timeout=120)
+async def plan(patient_id: str, age: int, symptoms: dict[str, Any], severity: dict[str, Any]) -> dict[str, Any]:
+    resp = await writer().chat(
+        [{"role": "system", "content": "You are a triage nurse assistant. Give two short, practical next steps. "
+                                       "Do not diagnose."},
+         {"role": "user", "content": f"Patient aged {age}. Symptoms: {', '.join(symptoms['symptoms']) or 'see notes'}. "
+                                     f"Triage level: {severity['level']}. {DISPOSITION[severity['level']]}"}],
+        max_new_tokens=70,
+    )
+    return {
+        "patient_id": patient_id,
+        "severity": severity["level"],
+        "red_flags": severity["red_flags"],
+        "body_system": symptoms["body_system"],
+        "symptoms": symptoms["symptoms"],
+        "disposition": DISPOSITION[severity["level"]],
+        "next_steps": resp.text.strip(),
+        "disclaimer": DISCLAIMER,
+    }
+
+
+@workflow
+def medical_triage(patient_id: str, age: int, notes: str):
+    symptoms = analyze_symptoms(notes)  # symptom analysis and severity run in parallel
+    severity = assess_severity(age, notes)
+    return plan(patient_id, age, symptoms, severity)
