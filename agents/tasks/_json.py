@@ -8,7 +8,9 @@ from typing import Any
 from jsonschema import exceptions as js_exceptions
 from jsonschema import validators
 
-_DECODER = json.JSONDecoder()
+# xgrammar's JSON grammar lets raw control characters into strings; accept them rather than
+# reject output the grammar itself produced.
+_DECODER = json.JSONDecoder(strict=False)
 
 
 def parse_json(raw: str) -> Any:
