@@ -403,7 +403,11 @@ class Workflow:
 def _start(run: Run, on_event: Listener | None) -> RunHandle:
     if on_event is not None:
         run.events.listeners.append(on_event)
-    task = asyncio.get_running_loop().create_task(run.execute())
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        raise OrchestratorError("start() needs a running event loop; outside one use run()") from None
+    task = loop.create_task(run.execute())
     _RUNS[run.run_id] = run
     return RunHandle(run, task)
 
