@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ SAMPLE_LOG = Path(__file__).parent / "data" / "llm_calls.jsonl"
 @click.group()
 def migrate() -> None:
     """LLM-to-SLM migration: find task groups worth moving to a specialist, export their data."""
+    _quiet_logs()
 
 
 def _load(log: Path | None, from_store: bool, via: str, k: int | None, specialist_price: float,
@@ -91,14 +93,16 @@ def _print_analysis(a: Analysis) -> None:
     console = Console()
     table = Table(title=f"{a.total_calls} calls, ${a.total_cost_usd:.4f} spend, {len(a.groups)} groups"
                   + (f" (k by silhouette {a.silhouette:.2f})" if a.silhouette is not None else ""))
-    for col in ("group", "name", "calls", "spend", "p50 ms", "tok in/out", "SLM candidate", "projected $ / p50 ms"):
-        table.add_column(col, justify="right" if col in ("calls", "spend", "p50 ms") else "left")
+    for col in ("group", "name", "calls", "spend", "p50 ms", "tok in/out", "SLM candidate", "on specialist"):
+        table.add_column(col, justify="right" if col in ("calls", "spend", "p50 ms") else "left",
+                         overflow="fold")
     for g in a.groups:
+        flags = ", ".join(r.split(" ")[0] for r in g.reasons)
         table.add_row(
             g.id, g.name, str(g.count), f"{g.spend_share:.0%}", f"{g.p50_latency_ms:.0f}",
             f"{g.mean_tokens_in:.0f}/{g.mean_tokens_out:.0f}",
-            ("[green]yes[/]" if g.candidate else "[yellow]no[/]") + "\n" + "; ".join(g.reasons),
-            f"${g.projected_cost_usd:.4f} (-{g.saving_share:.0%})\n{g.projected_p50_latency_ms:.0f} ms",
+            ("[green]yes[/]: " if g.candidate else "[yellow]no[/]: ") + flags,
+            f"${g.projected_cost_usd:.4f} (-{g.saving_share:.0%}), {g.projected_p50_latency_ms:.0f} ms",
         )
     console.print(table)
     for g in a.groups:
@@ -125,3 +129,104 @@ def export_cmd(group: str, output: Path, log: Path | None, from_store: bool, via
     except (KeyError, ValueError) as exc:
         raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from exc
     click.echo(f"wrote {n} examples of group {group} to {output}")
+
+
+def _quiet_logs() -> None:
+    """CLI output is the tables; engine/agent logs go to stderr only at WARNING unless asked."""
+    from orchestrator.logging import configure_logging
+
+    configure_logging(level=os.environ.get("SLMFLOW_LOG_LEVEL", "WARNING"))
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+@click.command()
+@click.option("--inbox", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="JSONL of emails (sender, subject, body); default: the shipped sample inbox of 30 emails.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Triage only the first N emails.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True, help="Runs at once.")
+@click.option("--reference-price", type=float, default=0.03, show_default=True,
+              help="Reference LLM price in $ per 1K tokens to compare the run's cost with.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the HTML report (default: $SLMFLOW_HOME/reports/demo-<time>.html).")
+@click.option("--keep", is_flag=True, help="Leave Ray and the fleet running afterwards.")
+def demo(inbox: Path | None, limit: int | None, concurrency: int, reference_price: float, report: Path | None,
+         keep: bool) -> None:
+    """Start a local Ray, deploy the default fleet, triage a sample inbox, print costs, write a report."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from workflows.demo import INBOX, DemoOptions, is_progress_event, load_inbox, run_demo
+
+    _quiet_logs()
+    console = Console()
+    try:
+        options = DemoOptions(inbox=inbox or INBOX, limit=limit, concurrency=concurrency,
+                              reference_usd_per_1k=reference_price, report=report, keep=keep)
+        n = len(load_inbox(options.inbox, options.limit))
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    from orchestrator import EventKind
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=console)
+    with console.status("starting Ray and deploying the default fleet (smollm2, minilm)...") as status:
+        state: dict[str, Any] = {}
+
+        def on_event(event: Any) -> None:
+            if "emails" not in state:
+                status.stop()
+                progress.start()
+                state["emails"] = progress.add_task("emails triaged", total=n)
+                state["steps"] = progress.add_task("steps done", total=None)
+            if event.kind is EventKind.RUN_FINISHED:
+                progress.advance(state["emails"])
+            elif is_progress_event(event.kind):
+                progress.advance(state["steps"])
+
+        try:
+            result = run_demo(options, progress=on_event)
+        finally:
+            progress.stop()
+    _print_demo(console, result, n)
+
+
+def _print_demo(console: Any, result: Any, n: int) -> None:
+    from rich.table import Table
+
+    statuses = Counter(str(r.status.value) for r in result.runs)
+    console.print(f"\n[bold]Triaged {n} emails[/] in {result.workflow_s:.1f} s "
+                  f"(deploy {result.deploy_s:.1f} s, total {result.wall_s:.1f} s): {dict(statuses)}")
+    sample = Table(title="Some results (real model outputs)", show_lines=True)
+    for col in ("subject", "category", "action", "order ids", "reply / intent"):
+        sample.add_column(col, overflow="fold")
+    shown_spam = shown = 0
+    for r in result.runs:
+        out = r.result or {}
+        is_spam = out.get("category") == "spam"
+        if (is_spam and shown_spam >= 1) or (not is_spam and shown >= 4):
+            continue
+        shown_spam, shown = shown_spam + is_spam, shown + (not is_spam)
+        fields = out.get("fields") or {}
+        sample.add_row(str(r.inputs.get("subject", ""))[:50], f"{out.get('category')} ({out.get('confidence')})",
+                       str(out.get("action")), ", ".join(fields.get("order_ids", [])),
+                       (out.get("reply") or f"intent: {fields.get('intent', '-')}")[:240])
+    console.print(sample)
+    table = Table(title="Per agent")
+    for col in ("agent", "calls", "p50 ms", "p95 ms", "tokens in", "tokens out", "cost $", "errors"):
+        table.add_column(col, justify="left" if col == "agent" else "right")
+    for s in result.agents:
+        table.add_row(s.agent, str(s.calls), f"{s.p50_ms:.0f}", f"{s.p95_ms:.0f}", str(s.tokens_in), str(s.tokens_out),
+                      f"{s.cost_usd:.6f}", str(s.errors))
+    console.print(table)
+    c = result.cost
+    console.print(f"Run cost: [bold]${c.cost_usd:.6f}[/] for {c.tokens} tokens; the same tokens at "
+                  f"${c.reference_usd_per_1k}/1K (reference LLM) would cost [bold]${c.reference_cost_usd:.4f}[/]"
+                  + (f" ({c.ratio:.0f}x more)." if c.cost_usd > 0 else "."))
+    console.print(f"Report: [bold]{result.report}[/]")

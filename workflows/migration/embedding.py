@@ -22,25 +22,17 @@ _BATCH = 64
 
 
 def _fleet_deployed(agent_name: str) -> bool:
+    """True when this process is connected to Ray and the fleet serves `agent_name`."""
     try:
         import ray
 
         if not ray.is_initialized():
             return False
-        from agents import fleet_status
+        from agents.fleet import deployed_agents
 
-        return agent_name in {a if isinstance(a, str) else getattr(a, "name", "") for a in _names(fleet_status())}
+        return agent_name in deployed_agents()
     except Exception:  # any failure to ask means: not usable, embed locally
         return False
-
-
-def _names(status: object) -> list[object]:
-    if isinstance(status, dict):
-        return list(status.get("agents", status).keys()) if isinstance(status.get("agents", status), dict) else []
-    agents = getattr(status, "agents", status)
-    if isinstance(agents, dict):
-        return list(agents.keys())
-    return list(agents) if isinstance(agents, list) else []
 
 
 def _cluster_embedder(agent_name: str) -> Embedder:
@@ -58,8 +50,9 @@ def _cluster_embedder(agent_name: str) -> Embedder:
 
 
 def _local_embedder(agent_name: str) -> Embedder:
-    from agents import ModelRunner, load_fleet
     from agents.protocol import EmbedRequest, TaskKind
+    from agents.runtime import ModelRunner
+    from agents.spec import load_fleet
 
     runner = ModelRunner(load_fleet().get(agent_name))
     runner.load()
