@@ -6,11 +6,11 @@ repetitions (least disturbed by other work on the machine), divided by the step 
 Run: .venv/bin/python benchmarks/engine_overhead.py [--fanout 1000] [--chain 200] [--repeat 7]
 """
 
-from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import operator
 import os
 import platform
 import statistics
@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -98,19 +98,22 @@ async def asyncio_chain(n: int) -> None:
 # ---- LangGraph ----
 
 
+class FanState(TypedDict):
+    x: int
+    xs: Annotated[list[int], operator.add]
+
+
+class ChainState(TypedDict):
+    x: int
+
+
+
 def langgraph_graphs(fan: int, chain: int) -> dict[str, Any] | None:
     try:
-        import operator
-        from typing import Annotated, TypedDict
-
         from langgraph.graph import END, START, StateGraph
         from langgraph.types import Send
     except ImportError:
         return None
-
-    class FanState(TypedDict):
-        x: int
-        xs: Annotated[list[int], operator.add]
 
     async def lg_source(state: FanState) -> dict[str, Any]:
         return {"x": 0}
@@ -133,9 +136,6 @@ def langgraph_graphs(fan: int, chain: int) -> dict[str, Any] | None:
     g.add_edge("noop", "sink")
     g.add_edge("sink", END)
     fan_graph = g.compile()
-
-    class ChainState(TypedDict):
-        x: int
 
     async def c_noop(state: ChainState) -> dict[str, Any]:
         return {"x": state["x"]}

@@ -38,12 +38,13 @@ from orchestrator.records import (
     UsageRecord,
 )
 from orchestrator.serialization import dumps
-from orchestrator.store import RunRow, StepRow, Store
+from orchestrator.store import RunRow, Store
 
 if TYPE_CHECKING:
     from orchestrator.workflow import Workflow
 
 _S = StepStatus
+_TEXT = {status: status.value for status in StepStatus}
 _HOST = socket.gethostname()
 
 
@@ -507,9 +508,10 @@ class Run:
         if not pending or self.store is None:
             return
         run_id, ids = self.run_id, self.wf.input_ids_json
+        # Plain tuples in StepRow's column order (building NamedTuples costs more than the insert).
         rows = [
-            StepRow(
-                run_id, st.sid, st.name, st.seq, st.status, st.attempts,
+            (
+                run_id, st.sid, st.name, st.seq, _TEXT[st.status], st.attempts,
                 json.dumps(st.history) if st.history else None,
                 st.started, st.ended, ids.get(st.sid, "[]"),
                 st.error_type, st.error_message, st.traceback, int(st.fallback_used), st.skip_reason,
@@ -517,7 +519,7 @@ class Run:
             )
             for st, output in pending.values()
         ]  # fmt: skip
-        self.store.write_steps(rows)
+        self.store.write_steps(rows)  # type: ignore[arg-type]
 
     def _flush(self) -> None:
         self._flush_handle = None

@@ -87,9 +87,15 @@ def _hook(obj: dict[str, Any]) -> Any:
 
 def dumps(value: Any, *, allow_pickle: bool = False, where: str = "value") -> str:
     """Serialise `value`; raise UnstorableValueError naming `where` when it cannot be stored."""
-    if value is None:
-        return "null"
+    kind = type(value)
+    if kind is int or kind is bool or value is None:
+        return "null" if value is None else ("true" if value is True else "false" if value is False else str(value))
+    if kind is str:
+        return _encode_str(value)
     return json.dumps(_encode(value, allow_pickle, where), separators=(",", ":"), allow_nan=True)
+
+
+_encode_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
 def loads(text: str) -> Any:
