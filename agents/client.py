@@ -1,0 +1,393 @@
+"""The client workflow steps use to call agents, over Serve deployment handles.
+
+    resp = await agent("minilm").classify("great product", labels=["positive", "negative"])
+    resp = agent("smollm2").generate_sync("Once upon a time")
+
+Every call returns the typed response (usage included) or raises a typed `AgentError`.
+Ray Serve does not retry a request whose replica died, and its routers may keep picking
+a dead replica for a few seconds; the client retries those calls itself with backoff and
+raises `AgentUnavailable` (retryable, a ConnectionError) when the retry budget is spent,
+so the engine's retry policy sees it. Inside an orchestrator step, each call's usage is
+recorded in the run store tagged with the run and the step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from agents.errors import AgentError, AgentNotFound, AgentUnavailable, InvalidOutput, InvalidRequest
+from agents.protocol import (
+    REQUEST_TYPES,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    ClassifyRequest,
+    ClassifyResponse,
+    EmbedRequest,
+    EmbedResponse,
+    ExtractRequest,
+    ExtractResponse,
+    GenerateRequest,
+    GenerateResponse,
+    TaskKind,
+    Tool,
+    ToolCallRequest,
+    ToolCallResponse,
+    Usage,
+)
+
+try:
+    from orchestrator.logging import get_logger as _get_logger
+except ImportError:  # pragma: no cover - until the orchestrator package lands
+    import structlog
+
+    def _get_logger(**binds: Any) -> Any:
+        return structlog.get_logger().bind(**binds)
+
+
+R = TypeVar("R", bound=BaseModel)
+log = _get_logger(component="agents.client")
+
+
+def _retryable_exceptions() -> tuple[type[BaseException], ...]:
+    """What a lost replica looks like to a caller in Ray 2.60 (checked against its source).
+
+    RayActorError covers ActorDiedError (killed, crashed, OOM) and ActorUnavailableError
+    (unreachable, restarting); the Serve errors cover a deployment with no live replica
+    yet and per-caller queue overflow.
+    """
+    from ray.exceptions import NodeDiedError, ObjectLostError, RayActorError, WorkerCrashedError
+    from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
+
+    found: list[type[BaseException]] = [
+        RayActorError,
+        WorkerCrashedError,
+        NodeDiedError,
+        ObjectLostError,
+        BackPressureError,
+        DeploymentUnavailableError,
+    ]
+    try:
+        from ray.serve.exceptions import ReplicaUnavailableError
+
+        found.append(ReplicaUnavailableError)
+    except ImportError:  # pragma: no cover - older Ray
+        pass
+    return tuple(found)
+
+
+class RetryConfig(BaseModel):
+    """How long the client keeps retrying calls lost with a replica."""
+
+    timeout_s: float = 60.0
+    initial_backoff_s: float = 0.25
+    max_backoff_s: float = 4.0
+
+    def backoff(self, attempt: int) -> float:
+        base = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1))
+        return base * (0.5 + random.random() / 2)  # jitter: callers that lost the same replica spread out
+
+
+_handles: dict[tuple[str, str], Any] = {}
+
+
+def _handle(name: str, app_name: str) -> Any:
+    """A cached deployment handle; AgentNotFound (listing what is deployed) for unknown names."""
+    key = (name, app_name)
+    if key in _handles:
+        return _handles[key]
+    from ray import serve
+
+    from agents._ray import ensure_connected
+    from agents.fleet import INGRESS_NAME, deployed_agents
+
+    ensure_connected()
+    deployed = deployed_agents() if app_name == _app_name() else _deployments_of(app_name)
+    if name not in deployed or name == INGRESS_NAME:
+        hint = f"deployed agents: {', '.join(deployed)}" if deployed else "no agents are deployed (run `slmflow agents deploy`)"
+        raise AgentNotFound(f"no agent {name!r} in application {app_name!r}; {hint}")
+    handle = serve.get_deployment_handle(name, app_name)
+    _handles[key] = handle
+    return handle
+
+
+def _app_name() -> str:
+    from agents.fleet import APP_NAME
+
+    return APP_NAME
+
+
+def _deployments_of(app_name: str) -> list[str]:
+    from agents._serve import app_details
+
+    app = app_details(app_name)
+    return sorted(app.deployments) if app else []
+
+
+def _record(name: str, task: TaskKind, usage: Usage | None, error: str | None) -> None:
+    """Store the call's usage in the run store when called inside an orchestrator step."""
+    try:
+        from orchestrator import UsageRecord, current_step
+    except ImportError:  # the orchestrator is optional for direct use of agents
+        return
+    ctx = current_step()
+    if ctx is None:
+        return
+    usage = usage or Usage()
+    try:
+        ctx.record_usage(
+            UsageRecord(
+                run_id=ctx.run_id,
+                step=ctx.step,
+                agent=name,
+                task=task.value,
+                model=usage.model,
+                tokens_in=usage.tokens_in,
+                tokens_out=usage.tokens_out,
+                queue_ms=usage.queue_ms,
+                compute_ms=usage.compute_ms,
+                replica_id=usage.replica_id,
+                cost_usd=usage.cost_usd,
+                error=error,
+            )
+        )
+    except Exception as exc:  # accounting must never fail the call it accounts for
+        log.warning("usage not recorded", agent=name, task=task.value, error=str(exc))
+
+
+class AgentClient:
+    """Calls one agent. Async methods (`classify`, ...) and sync twins (`classify_sync`, ...)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        app_name: str | None = None,
+        retry: RetryConfig | None = None,
+        handle: Any = None,
+        record_usage: bool = True,
+    ) -> None:
+        self.name = name
+        self.app_name = app_name or _app_name()
+        self.retry = retry or RetryConfig()
+        self._handle = handle
+        self._record_usage = record_usage
+
+    def __repr__(self) -> str:
+        return f"AgentClient({self.name!r})"
+
+    # -- generic call -------------------------------------------------------------------
+
+    def _get_handle(self) -> Any:
+        if self._handle is None:
+            self._handle = _handle(self.name, self.app_name)
+        return self._handle
+
+    def _finish(self, task: TaskKind, result: Any, started: float) -> Any:
+        if isinstance(result, AgentError):
+            if result.agent is None:
+                result.agent = self.name
+            if self._record_usage:
+                _record(self.name, task, None, str(result))
+            raise result
+        if self._record_usage:
+            _record(self.name, task, result.usage, None)
+        log.debug("agent call", agent=self.name, task=task.value, ms=round((time.perf_counter() - started) * 1000, 1))
+        return result
+
+    def _lost(self, task: TaskKind, attempt: int, exc: BaseException, started: float) -> float | None:
+        """Backoff before the next try, or None when the retry budget is spent."""
+        elapsed = time.perf_counter() - started
+        delay = self.retry.backoff(attempt)
+        if elapsed + delay > self.retry.timeout_s:
+            return None
+        log.warning(
+            "agent call lost, retrying",
+            agent=self.name,
+            task=task.value,
+            attempt=attempt,
+            error=f"{type(exc).__name__}: {exc}"[:300],
+            backoff_s=round(delay, 2),
+        )
+        return delay
+
+    def _unavailable(self, task: TaskKind, attempt: int, exc: BaseException) -> AgentUnavailable:
+        err = AgentUnavailable(
+            f"{task.value} call lost after {attempt} attempts over {self.retry.timeout_s:.0f}s: "
+            f"{type(exc).__name__}: {str(exc)[:500]}",
+            agent=self.name,
+        )
+        if self._record_usage:
+            _record(self.name, task, None, str(err))
+        return err
+
+    @staticmethod
+    def _request(task: TaskKind, request: BaseModel | dict[str, Any]) -> BaseModel:
+        cls = REQUEST_TYPES[task]
+        if isinstance(request, cls):
+            return request
+        try:
+            return cls.model_validate(request)
+        except ValidationError as exc:
+            raise InvalidRequest(f"bad {task.value} request: {exc}") from exc
+
+    async def call(self, task: TaskKind | str, request: BaseModel | dict[str, Any]) -> Any:
+        """Send one typed request for `task`; the typed response, or a raised AgentError."""
+        task = TaskKind(task)
+        req = self._request(task, request)
+        retryable = _retryable_exceptions()
+        started = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                handle = self._get_handle().options(method_name=task.value)
+                result = await handle.remote(req)
+            except retryable as exc:
+                delay = self._lost(task, attempt, exc, started)
+                if delay is None:
+                    raise self._unavailable(task, attempt, exc) from exc
+                await asyncio.sleep(delay)
+                continue
+            return self._finish(task, result, started)
+
+    def call_sync(self, task: TaskKind | str, request: BaseModel | dict[str, Any]) -> Any:
+        """`call` for synchronous code (not from inside a running event loop: await `call` there)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                f"{self!r}: the *_sync methods block, so they cannot run inside an event loop; await the async method"
+            )
+        task = TaskKind(task)
+        req = self._request(task, request)
+        retryable = _retryable_exceptions()
+        started = time.perf_counter()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                handle = self._get_handle().options(method_name=task.value)
+                result = handle.remote(req).result()
+            except retryable as exc:
+                delay = self._lost(task, attempt, exc, started)
+                if delay is None:
+                    raise self._unavailable(task, attempt, exc) from exc
+                time.sleep(delay)
+                continue
+            return self._finish(task, result, started)
+
+    # -- typed requests -----------------------------------------------------------------
+
+    @staticmethod
+    def _generate_req(prompt: str, **params: Any) -> GenerateRequest:
+        return GenerateRequest(prompt=prompt, **params)
+
+    @staticmethod
+    def _chat_req(messages: str | Sequence[ChatMessage | dict[str, str]], **params: Any) -> ChatRequest:
+        if isinstance(messages, str):
+            messages = [ChatMessage(role="user", content=messages)]
+        return ChatRequest(messages=list(messages), **params)
+
+    @staticmethod
+    def _classify_req(text: str, labels: Sequence[str], **params: Any) -> ClassifyRequest:
+        return ClassifyRequest(text=text, labels=list(labels), **params)
+
+    @staticmethod
+    def _extract_req(text: str, schema: dict[str, Any] | type[BaseModel], **params: Any) -> ExtractRequest:
+        json_schema = schema.model_json_schema() if isinstance(schema, type) else schema
+        return ExtractRequest(text=text, json_schema=json_schema, **params)
+
+    @staticmethod
+    def _tool_req(
+        request: str | Sequence[ChatMessage | dict[str, str]], tools: Sequence[Tool | dict[str, Any]], **params: Any
+    ) -> ToolCallRequest:
+        key = "text" if isinstance(request, str) else "messages"
+        value = request if isinstance(request, str) else list(request)
+        return ToolCallRequest(**{key: value}, tools=list(tools), **params)
+
+    @staticmethod
+    def _embed_req(texts: str | Sequence[str], **params: Any) -> EmbedRequest:
+        return EmbedRequest(texts=[texts] if isinstance(texts, str) else list(texts), **params)
+
+    def _typed(self, schema: dict[str, Any] | type[BaseModel], resp: ExtractResponse) -> ExtractResponse:
+        """With a pydantic model as the schema, `data` comes back as an instance of it."""
+        if not isinstance(schema, type):
+            return resp
+        try:
+            return resp.model_copy(update={"data": schema.model_validate(resp.data)})
+        except ValidationError as exc:
+            raise InvalidOutput(f"extract output does not validate: {exc}", raw=resp.raw, agent=self.name) from exc
+
+    async def generate(self, prompt: str, **params: Any) -> GenerateResponse:
+        """Text continuation; params: max_new_tokens, temperature, top_p, stop, seed."""
+        return await self.call(TaskKind.GENERATE, self._generate_req(prompt, **params))
+
+    async def chat(self, messages: str | Sequence[ChatMessage | dict[str, str]], **params: Any) -> ChatResponse:
+        """A reply to `messages` (a string is one user message), with the tokenizer's chat template."""
+        return await self.call(TaskKind.CHAT, self._chat_req(messages, **params))
+
+    async def classify(self, text: str, labels: Sequence[str], **params: Any) -> ClassifyResponse:
+        """One of `labels`; params: label_descriptions, examples, instruction, method."""
+        return await self.call(TaskKind.CLASSIFY, self._classify_req(text, labels, **params))
+
+    async def extract(self, text: str, schema: dict[str, Any] | type[BaseModel], **params: Any) -> ExtractResponse:
+        """JSON matching `schema` (a JSON schema or a pydantic model class)."""
+        return self._typed(schema, await self.call(TaskKind.EXTRACT, self._extract_req(text, schema, **params)))
+
+    async def tool_call(
+        self,
+        request: str | Sequence[ChatMessage | dict[str, str]],
+        tools: Sequence[Tool | dict[str, Any]],
+        **params: Any,
+    ) -> ToolCallResponse:
+        """Pick one of `tools` (name, description, JSON-schema parameters) and fill its arguments."""
+        return await self.call(TaskKind.TOOL_CALL, self._tool_req(request, tools, **params))
+
+    async def embed(self, texts: str | Sequence[str], **params: Any) -> EmbedResponse:
+        """One vector per text."""
+        return await self.call(TaskKind.EMBED, self._embed_req(texts, **params))
+
+    def generate_sync(self, prompt: str, **params: Any) -> GenerateResponse:
+        return self.call_sync(TaskKind.GENERATE, self._generate_req(prompt, **params))
+
+    def chat_sync(self, messages: str | Sequence[ChatMessage | dict[str, str]], **params: Any) -> ChatResponse:
+        return self.call_sync(TaskKind.CHAT, self._chat_req(messages, **params))
+
+    def classify_sync(self, text: str, labels: Sequence[str], **params: Any) -> ClassifyResponse:
+        return self.call_sync(TaskKind.CLASSIFY, self._classify_req(text, labels, **params))
+
+    def extract_sync(self, text: str, schema: dict[str, Any] | type[BaseModel], **params: Any) -> ExtractResponse:
+        return self._typed(schema, self.call_sync(TaskKind.EXTRACT, self._extract_req(text, schema, **params)))
+
+    def tool_call_sync(
+        self,
+        request: str | Sequence[ChatMessage | dict[str, str]],
+        tools: Sequence[Tool | dict[str, Any]],
+        **params: Any,
+    ) -> ToolCallResponse:
+        return self.call_sync(TaskKind.TOOL_CALL, self._tool_req(request, tools, **params))
+
+    def embed_sync(self, texts: str | Sequence[str], **params: Any) -> EmbedResponse:
+        return self.call_sync(TaskKind.EMBED, self._embed_req(texts, **params))
+
+
+def agent(name: str, **options: Any) -> AgentClient:
+    """A client for the deployed agent `name` (options: app_name, retry, record_usage)."""
+    return AgentClient(name, **options)
+
+
+def forget_handles() -> None:
+    """Drop cached handles (after a redeploy that removed agents, or a reconnect)."""
+    _handles.clear()
+
+
+__all__ = ["AgentClient", "RetryConfig", "agent", "forget_handles"]
