@@ -27,6 +27,21 @@ def _add_step_context(_logger: Any, _method: str, event: dict[str, Any]) -> dict
     return event
 
 
+class _StderrLogger:
+    """Writes to whatever sys.stderr is at the time of the call (test runners and CLIs swap it)."""
+
+    def msg(self, message: str) -> None:
+        stream = sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def _stderr_logger(*_args: Any) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def _level(level: int | str) -> int:
     if isinstance(level, int):
         return level
@@ -55,7 +70,7 @@ def configure_logging(json: bool | None = None, level: int | str | None = None) 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     _STATE["configured"] = True

@@ -27,3 +27,29 @@ def test_public_api() -> None:
 
     configure_logging(json=True, level="WARNING")
     get_logger(run_id="r", agent="a").debug("filtered out")
+
+
+def test_logs_inside_steps_carry_run_step_and_attempt(capsys) -> None:
+    import json
+
+    from orchestrator import step, workflow
+    from orchestrator.logging import configure_logging, get_logger
+
+    @step
+    def chatty(x: int) -> int:
+        get_logger(agent="clf").warning("inside", x=x)
+        return x
+
+    @workflow(store=None)
+    def wf(x: int):
+        return chatty(x)
+
+    configure_logging(json=True, level="INFO")
+    try:
+        assert wf.run(x=4) == 4
+    finally:
+        configure_logging(json=True, level="WARNING")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    [inside] = [line for line in lines if line["event"] == "inside"]
+    assert inside["step"] == "chatty" and inside["attempt"] == 1 and inside["agent"] == "clf"
+    assert len(inside["run_id"]) == 16 and inside["level"] == "warning"
