@@ -156,15 +156,18 @@ def langgraph_graphs(fan: int, chain: int) -> dict[str, Any] | None:
     }
 
 
-async def best_of(fn: Callable[[], Awaitable[Any]], repeat: int) -> float:
-    await fn()  # warm-up
-    times = []
+async def best_of_interleaved(fns: dict[str, Callable[[], Awaitable[Any]]], repeat: int) -> dict[str, float]:
+    """Best time of each, taking turns within every repetition so bursts of load elsewhere hit all alike."""
+    for fn in fns.values():
+        await fn()  # warm-up
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        await fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for name, fn in fns.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            await fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
 
 
 async def main() -> None:
@@ -188,12 +191,15 @@ async def main() -> None:
     for shape, (wf, steps) in shapes.items():
         mem = wf.with_options(store=None)
         dur = wf.with_options(store=store)
-        floor = await best_of(floors[shape], repeat)
-        no_store = await best_of(lambda mem=mem: mem.arun(), repeat)
-        with_store = await best_of(lambda dur=dur: dur.arun(), repeat)
-        lg_time = None
+        fns: dict[str, Callable[[], Awaitable[Any]]] = {
+            "floor": floors[shape],
+            "mem": mem.arun,
+            "dur": dur.arun,
+        }
         if lg is not None and shape in lg:
-            lg_time = await best_of(lg[shape], max(3, repeat // 2))
+            fns["lg"] = lg[shape]
+        best = await best_of_interleaved(fns, repeat)
+        floor, no_store, with_store, lg_time = best["floor"], best["mem"], best["dur"], best.get("lg")
         rows.append((shape, steps, floor, no_store, with_store, lg_time))
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
