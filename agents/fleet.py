@@ -140,6 +140,10 @@ def build_app(
 
 def app_from_config(args: AppArgs) -> Any:
     """Application builder for Serve config files (`import_path: agents.fleet:app_from_config`)."""
+    if not isinstance(args, AppArgs):
+        # With postponed annotations Serve sees the string "AppArgs", not the class, and
+        # passes the raw dict (ray/serve/_private/api.py checks `inspect.isclass`).
+        args = AppArgs.model_validate(args)
     return build_app(args.fleet, api_key_sha256=args.api_key_sha256, gpu_memory_bytes=args.gpu_memory_bytes)
 
 
