@@ -570,8 +570,6 @@ async def start_resume(
             preloaded[sid] = Preloaded(StepStatus.SUCCEEDED, loads(stored.output))
         elif stored.status is StepStatus.SKIPPED and stored.skip_reason == "condition false":
             preloaded[sid] = Preloaded(StepStatus.SKIPPED, None, stored.skip_reason)
-    if record.status is RunStatus.SUCCEEDED:
-        preloaded = {k: v for k, v in preloaded.items()}
     run = Run(
         workflow.with_options(store=store),
         run_id,
