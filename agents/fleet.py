@@ -415,11 +415,7 @@ def fleet_status(stats_timeout_s: float = 5.0) -> FleetStatus:
         if any(r.state == "RUNNING" for r in replicas.values()):
             try:
                 handle = serve.get_deployment_handle(name, APP_NAME, _record_telemetry=False)
-                stats = [
-                    s
-                    for s in handle.broadcast("stats").results(timeout_s=stats_timeout_s, return_exceptions=True)
-                    if isinstance(s, dict)
-                ]
+                stats = [s for s in _broadcast(handle, "stats", stats_timeout_s) if isinstance(s, dict)]
             except Exception as exc:  # status must answer even when replicas do not
                 log.warning("replica stats unavailable", agent=name, error=str(exc))
         for s in stats:
@@ -445,6 +441,24 @@ def fleet_status(stats_timeout_s: float = 5.0) -> FleetStatus:
             replicas=list(replicas.values()),
         )
     return FleetStatus(status=app.status.value, message=app.message, http_url=http_url, agents=agents)
+
+
+def _broadcast(handle: Any, method: str, timeout_s: float) -> list[Any]:
+    """Call `method` on every replica; from inside an event loop, block a helper thread instead."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fetch() -> list[Any]:
+        return handle.broadcast(method).results(timeout_s=timeout_s, return_exceptions=True)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fetch()
+    # Serve's sync results() refuses to run on an event loop thread (it would block it);
+    # status is a rare control-plane call, so a short-lived thread is the simple answer.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fetch).result()
 
 
 def deployed_agents() -> list[str]:
