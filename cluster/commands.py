@@ -186,17 +186,36 @@ def cluster() -> None:
     """Start, inspect and stop a local Ray head for slmflow."""
 
 
-@cluster.command("up")
+@cluster.command("up", context_settings={"ignore_unknown_options": True})
 @click.option("--port", default=6379, show_default=True)
 @click.option("--dashboard-port", default=8265, show_default=True)
 @click.option("--num-cpus", type=int, default=None)
 @click.option("--num-gpus", type=int, default=None, help="logical GPUs this node declares")
-def cluster_up(port: int, dashboard_port: int, num_cpus: int | None, num_gpus: int | None) -> None:
-    """`ray start --head` with the dashboard on 127.0.0.1, remembered by pid for `down`."""
+@click.option("--temp-dir", type=click.Path(path_type=Path), default=None, help="Ray's temp dir (default /tmp/ray)")
+@click.argument("ray_args", nargs=-1, type=click.UNPROCESSED)
+def cluster_up(
+    port: int,
+    dashboard_port: int,
+    num_cpus: int | None,
+    num_gpus: int | None,
+    temp_dir: Path | None,
+    ray_args: tuple[str, ...],
+) -> None:
+    """`ray start --head` with the dashboard on 127.0.0.1, remembered by pid for `down`.
+
+    Arguments after `--` go to `ray start` as they are (e.g. `-- --node-manager-port=6380`).
+    """
     from cluster import local
 
     try:
-        head = local.up(port=port, dashboard_port=dashboard_port, num_cpus=num_cpus, num_gpus=num_gpus)
+        head = local.up(
+            port=port,
+            dashboard_port=dashboard_port,
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+            temp_dir=temp_dir,
+            extra_args=list(ray_args),
+        )
     except (RuntimeError, TimeoutError) as exc:
         _fail(exc)
     click.echo(f"head running (pid {head.pid})")

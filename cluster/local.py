@@ -60,6 +60,7 @@ def up(
     num_cpus: int | None = None,
     num_gpus: int | None = None,
     temp_dir: Path | None = None,
+    extra_args: list[str] | None = None,
     timeout: float = 120.0,
 ) -> LocalHead:
     current = read_state()
@@ -82,6 +83,7 @@ def up(
         cmd.append(f"--num-gpus={num_gpus}")
     if temp_dir is not None:
         cmd.append(f"--temp-dir={temp_dir}")
+    cmd += list(extra_args or [])
     path = state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     log_path = path.with_name("head.log")

@@ -45,11 +45,16 @@ def batch(name: str, runs: int, concurrency: int, pause: float) -> None:
     connect()
     client = agent(name)
 
-    @step(retry=RetryPolicy(max_attempts=6, initial_backoff=0.5, retry_on=(ConnectionError, TimeoutError)), timeout=90)
+    @step(
+        retry=RetryPolicy(max_attempts=6, initial_backoff=0.5, retry_on=(ConnectionError, TimeoutError)),
+        timeout=90,
+    )
     async def vectorise(text: str) -> int:
         first = await client.embed([text])
         await asyncio.sleep(pause)
         second = await client.embed([text + " again"])
+        click.echo("PROGRESS", nl=True)  # the test removes a node after a few of these
+        sys.stdout.flush()
         return first.dim + second.dim
 
     @workflow(store=None)

@@ -10,7 +10,12 @@ def whoami(tag: str) -> dict[str, object]:
     import ray
 
     ctx = ray.get_runtime_context()
-    return {"tag": tag, "pid": os.getpid(), "task_id": ctx.get_task_id(), "resources": ctx.get_assigned_resources()}
+    return {
+        "tag": tag,
+        "pid": os.getpid(),
+        "task_id": ctx.get_task_id(),
+        "resources": ctx.get_assigned_resources(),
+    }
 
 
 async def async_double(x: int) -> int:

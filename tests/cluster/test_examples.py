@@ -11,7 +11,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "cluster" / "examples"
 
 
 def _peak_gpus(fleet: dict) -> float:
-    return sum(a["autoscaling"]["max_replicas"] * (a["resources"].get("num_gpus") or 0) for a in fleet["agents"])
+    return sum(
+        a["autoscaling"]["max_replicas"] * (a["resources"].get("num_gpus") or 0) for a in fleet["agents"]
+    )
 
 
 def test_rayservice_serve_config_is_valid_and_matches_the_fleet_file() -> None:
