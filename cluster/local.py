@@ -103,14 +103,20 @@ def up(
         if proc.poll() is not None:
             path.unlink(missing_ok=True)
             raise RuntimeError(f"ray start exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if (
-                httpx.get(f"{head.dashboard_url}/api/version", headers=auth_headers(), timeout=3).status_code
-                == 200
-            ):
-                return head
+        if _alive_nodes(head.dashboard_url) >= 1:
+            return head
         time.sleep(1)
     raise TimeoutError(f"the head's dashboard did not come up within {timeout:g}s; log: {log_path}")
+
+
+def _alive_nodes(dashboard_url: str) -> int:
+    """ALIVE nodes per the dashboard's state API; 0 while the dashboard or the node is not up yet."""
+    try:
+        r = httpx.get(f"{dashboard_url}/api/v0/nodes", headers=auth_headers(), timeout=3)
+        nodes = r.json()["data"]["result"]["result"]
+    except (httpx.HTTPError, KeyError, TypeError, ValueError):
+        return 0
+    return sum(1 for n in nodes if n.get("state") == "ALIVE")
 
 
 def down(timeout: float = 20.0) -> bool:
