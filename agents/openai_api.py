@@ -11,7 +11,6 @@ proxy binds 127.0.0.1 unless `deploy(host=...)` says otherwise; with an API key
 configured every request needs `Authorization: Bearer <key>`.
 """
 
-from __future__ import annotations
 
 import base64
 import hashlib
