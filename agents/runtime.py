@@ -26,9 +26,16 @@ log = structlog.get_logger("agents.runtime")
 class ModelRunner:
     """One agent's model and task execution. Thread-safe: batches run one at a time."""
 
-    def __init__(self, spec: AgentSpec, *, gpu_fraction: float | None = None) -> None:
+    def __init__(self, spec: AgentSpec, *, gpu_fraction: float | None = None, threads: int | None = None) -> None:
+        """``threads``: CPU threads for torch and grammar compilation; None takes the spec's
+        ``resources.num_cpus`` (at least 1), 0 leaves the process settings alone.
+
+        More threads than the replica's cores is ruinous on a busy machine: torch's thread
+        barriers spin, and small batches ran 20x slower with 2 threads on 2 shared cores.
+        """
         self.spec = spec
         self.gpu_fraction = gpu_fraction
+        self.threads = max(1, int(spec.resources.num_cpus)) if threads is None else threads
         self._ctx: Any = None
         self._lock = threading.Lock()
         self._info: dict[str, Any] | None = None
@@ -48,6 +55,11 @@ class ModelRunner:
 
             spec = self.spec
             device = resolve_device(spec.device)
+            if self.threads and device.type == "cpu":
+                import torch
+
+                # Process-wide: one runner per replica process is the deployment model.
+                torch.set_num_threads(self.threads)
             if device.type == "cuda" and self.gpu_fraction is not None:
                 need = None
                 try:
@@ -65,7 +77,7 @@ class ModelRunner:
                 device=spec.device,
                 tasks=list(spec.tasks),
             )
-            ctx = TaskContext(lm=lm, spec=spec)
+            ctx = TaskContext(lm=lm, spec=spec, compile_threads=self.threads or 8)
             if lm.kind == "encoder" and spec.classify_method == "likelihood":
                 raise ModelLoadError(
                     "classify_method 'likelihood' needs a causal LM; this model is an encoder", agent=spec.name

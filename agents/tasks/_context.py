@@ -37,6 +37,7 @@ class TaskContext:
     lm: LoadedModel
     spec: AgentSpec
     caches: dict[str, LRU] = field(default_factory=dict)
+    compile_threads: int = 8
     _compiler: Any = None
 
     def cache(self, name: str, maxsize: int = 1024) -> LRU:
@@ -86,7 +87,7 @@ class TaskContext:
             info = xgr.TokenizerInfo.from_huggingface(
                 self.lm.tokenizer, vocab_size=vocab, stop_token_ids=eos_ids(self.lm)
             )
-            self._compiler = xgr.GrammarCompiler(info)
+            self._compiler = xgr.GrammarCompiler(info, max_threads=self.compile_threads)
         # Property order matters (a tool's name must come before its arguments): key on the
         # schema as written, not sorted.
         key = json.dumps(schema)
