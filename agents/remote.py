@@ -202,26 +202,38 @@ class RemoteAgent:
 
     async def classify(self, text: str, labels: Sequence[str], *, label_descriptions: dict[str, str] | None = None,
                        instruction: str | None = None, **params: Any) -> ClassifyResponse:
-        """Ask the model for one label; the answer must name exactly one of `labels`.
+        """Ask the model for one label through a forced function whose argument is an enum of `labels`.
 
-        Chat endpoints return no per-label scores, so the chosen label scores 1.
+        Servers that constrain function arguments (vLLM, slmflow's ingress, hosted APIs with
+        strict tools) then always answer a valid label. Chat endpoints return no per-label
+        scores, so the chosen label scores 1.
         """
         labels = list(labels)
         desc = "\n".join(f"- {lab}: {(label_descriptions or {}).get(lab, lab)}" for lab in labels)
-        prompt = (f"{instruction or 'Classify the text into exactly one of these labels.'}\n{desc}\n\n"
-                  f"Text: {text}\n\nAnswer with the label only.")
-        kw = self._params({"max_new_tokens": 16, **params})
+        prompt = f"{instruction or 'Classify the text into exactly one of these labels.'}\n{desc}\n\nText: {text}"
+        tool = {"type": "function", "function": {
+            "name": "choose_label", "description": "Record the label of the text.",
+            "parameters": {"type": "object", "properties": {"label": {"type": "string", "enum": labels}},
+                           "required": ["label"]}}}
+        kw = self._params({"max_new_tokens": 32, **params})
 
         def parse(r: Any, u: Usage) -> ClassifyResponse:
-            raw = (r.choices[0].message.content or "").strip()
-            found = [lab for lab in labels if re.search(rf"(?<!\w){re.escape(lab)}(?!\w)", raw, re.IGNORECASE)]
-            if len(found) != 1:
-                raise InvalidOutput(f"classify: answer {raw[:120]!r} names {len(found)} of the labels {labels}", raw=raw)
-            return ClassifyResponse(label=found[0], scores={lab: float(lab == found[0]) for lab in labels}, usage=u)
+            msg = r.choices[0].message
+            raw = msg.tool_calls[0].function.arguments if msg.tool_calls else (msg.content or "")
+            try:
+                label = json.loads(raw)["label"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                # A server without function calling answered in text: accept one unambiguous label.
+                found = [lab for lab in labels if re.search(rf"(?<!\w){re.escape(lab)}(?!\w)", raw, re.IGNORECASE)]
+                label = found[0] if len(found) == 1 else None
+            if label not in labels:
+                raise InvalidOutput(f"classify: answer {raw[:120]!r} is not one of the labels {labels}", raw=raw)
+            return ClassifyResponse(label=label, scores={lab: float(lab == label) for lab in labels}, usage=u)
 
         async def fn(api: openai.AsyncOpenAI) -> Any:
             resp = await api.chat.completions.create(
-                model=self.spec.model, messages=[{"role": "user", "content": prompt}], **kw)
+                model=self.spec.model, messages=[{"role": "user", "content": prompt}], tools=[tool],
+                tool_choice={"type": "function", "function": {"name": "choose_label"}}, **kw)
             return resp, parse
 
         return await self._call(TaskKind.CLASSIFY, fn)

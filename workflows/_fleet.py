@@ -40,8 +40,8 @@ def ensure_agent_sync(name: str) -> None:
             from agents import deploy, load_fleet
 
             fleet = load_fleet()
-            if name in fleet.names():
-                _log.info("deploying the fleet for the workflow", agents=fleet.names(), missing=name)
+            if name in fleet.names:
+                _log.info("deploying the fleet for the workflow", agents=fleet.names, missing=name)
                 deploy(fleet)
                 deployed = set(deployed_agents())
         _ready.update(deployed)

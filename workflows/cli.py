@@ -137,6 +137,10 @@ def _quiet_logs() -> None:
 
     configure_logging(level=os.environ.get("SLMFLOW_LOG_LEVEL", "WARNING"))
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import logging
+
+    for name in ("ray", "ray.serve", "cluster"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         from transformers.utils import logging as hf_logging
 
@@ -216,7 +220,7 @@ def _print_demo(console: Any, result: Any, n: int) -> None:
         fields = out.get("fields") or {}
         sample.add_row(str(r.inputs.get("subject", ""))[:50], f"{out.get('category')} ({out.get('confidence')})",
                        str(out.get("action")), ", ".join(fields.get("order_ids", [])),
-                       (out.get("reply") or f"intent: {fields.get('intent', '-')}")[:240])
+                       (out.get("reply") or f"intent: {fields.get('intent', '-')}")[:160])
     console.print(sample)
     table = Table(title="Per agent")
     for col in ("agent", "calls", "p50 ms", "p95 ms", "tokens in", "tokens out", "cost $", "errors"):

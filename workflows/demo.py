@@ -80,7 +80,10 @@ def run_demo(options: DemoOptions, progress: Any = None) -> DemoResult:
     deployed_before = set(deployed_agents())
     try:
         t = time.perf_counter()
-        deploy(fleet)
+        # A fleet already serving every agent (say, on a shared cluster) is used as it is: redeploying
+        # the default fleet over it would remove the other agents of the application.
+        if not set(fleet.names) <= deployed_before:
+            deploy(fleet)
         deploy_s = time.perf_counter() - t
         emails = load_inbox(options.inbox, options.limit)
         t = time.perf_counter()
@@ -97,7 +100,7 @@ def run_demo(options: DemoOptions, progress: Any = None) -> DemoResult:
                           wall_s=time.perf_counter() - started, deploy_s=deploy_s, workflow_s=workflow_s)
     finally:
         if not options.keep:
-            _shutdown(info.started_here, fleet_was_ours=not deployed_before, delete=delete)
+            _shutdown(info.started_here and not was_connected, fleet_was_ours=not deployed_before, delete=delete)
 
 
 def _shutdown(ray_was_ours: bool, fleet_was_ours: bool, delete: Any) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -34,7 +34,7 @@ class Product(BaseModel):
 
 
 class Preferences(BaseModel):
-    interests: list[str] = Field(max_length=4, description="product interests, a few words each")
+    interests: list[Annotated[str, Field(max_length=40)]] = Field(max_length=4)
     budget: Literal["low", "medium", "high"]
 
 

@@ -33,6 +33,9 @@ CATEGORIES: dict[str, str] = {
 EXAMPLES: list[dict[str, str]] = [
     {"text": "You have won a free iPhone! Click here to claim your reward now!!!", "label": "spam"},
     {"text": "Make $5000 a week from home, no experience needed, limited offer", "label": "spam"},
+    {"text": "Security notice: confirm your login and card number at this link within 24 hours or lose access",
+     "label": "spam"},
+    {"text": "Payment overdue. Download the attached document and enable content to see the amount.", "label": "spam"},
     {"text": "My package has not arrived yet, can you check the tracking?", "label": "order_status"},
     {"text": "The lamp arrived broken, I would like my money back.", "label": "refund"},
     {"text": "I forgot my password and the reset link does not work.", "label": "account"},
@@ -47,7 +50,8 @@ _RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.5, retry_on=(ConnectionEr
 class EmailFields(BaseModel):
     """What the writer extracts from a mail (under a JSON-schema grammar)."""
 
-    intent: str = Field(max_length=80, description="what the customer wants, in a few words")
+    # No field descriptions: the 135M writer tends to copy them into the answer.
+    intent: str = Field(max_length=80)
     urgency: Literal["low", "normal", "high"]
 
 
@@ -84,16 +88,14 @@ def _is_spam(classification: dict[str, Any]) -> bool:
 @step(retry=_RETRY, timeout=120, when=lambda classification: not _is_spam(classification))
 async def draft_reply(sender: str, subject: str, body: str, classification: dict[str, Any],
                       fields: dict[str, Any]) -> dict[str, Any]:
-    name = sender.split("@")[0].split(".")[0].capitalize()
-    orders = ", ".join(fields["order_ids"]) or "none"
+    # A 135M writer does best with a plain instruction and the mail itself; extra context makes it echo.
     resp = await writer().chat(
         [
-            {"role": "system", "content": "You are a friendly customer support agent. Reply in two or three short sentences. "
-                                          "Do not invent order details."},
-            {"role": "user", "content": f"Customer {name} wrote (topic: {classification['category'].replace('_', ' ')}, "
-                                        f"order ids: {orders}):\nSubject: {subject}\n{body}\n\nWrite the reply."},
+            {"role": "system", "content": "You are a customer support agent at an online shop. Write a short, "
+                                          "helpful reply to the customer's email. Two sentences."},
+            {"role": "user", "content": body},
         ],
-        max_new_tokens=80,
+        max_new_tokens=70,
     )
     return {"text": resp.text.strip(), **served(resp, WRITER)}
 
