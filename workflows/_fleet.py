@@ -67,6 +67,15 @@ class _Agent:
         return call
 
 
+def specialist(name: str) -> Any:
+    """The fleet agent `name` for a workflow step: `await specialist("minilm").classify(...)`.
+
+    Like `agents.agent(name)`, but the first call connects to Ray and deploys the fleet
+    when nothing serves `name` yet, so `slmflow run` works with nothing running.
+    """
+    return _Agent(name)
+
+
 def encoder() -> Any:
     return _Agent(ENCODER)
 

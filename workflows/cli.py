@@ -207,21 +207,22 @@ def _print_demo(console: Any, result: Any, n: int) -> None:
     statuses = Counter(str(r.status.value) for r in result.runs)
     console.print(f"\n[bold]Triaged {n} emails[/] in {result.workflow_s:.1f} s "
                   f"(deploy {result.deploy_s:.1f} s, total {result.wall_s:.1f} s): {dict(statuses)}")
-    sample = Table(title="Some results (real model outputs)", show_lines=True)
-    for col in ("subject", "category", "action", "order ids", "reply / intent"):
-        sample.add_column(col, overflow="fold")
+    console.print("[bold]Some results[/] (real model outputs: MiniLM classifies, SmolLM2-135M extracts and drafts)")
     shown_spam = shown = 0
     for r in result.runs:
         out = r.result or {}
         is_spam = out.get("category") == "spam"
-        if (is_spam and shown_spam >= 1) or (not is_spam and shown >= 4):
+        if (is_spam and shown_spam >= 1) or (not is_spam and shown >= 3):
             continue
         shown_spam, shown = shown_spam + is_spam, shown + (not is_spam)
         fields = out.get("fields") or {}
-        sample.add_row(str(r.inputs.get("subject", ""))[:50], f"{out.get('category')} ({out.get('confidence')})",
-                       str(out.get("action")), ", ".join(fields.get("order_ids", [])),
-                       (out.get("reply") or f"intent: {fields.get('intent', '-')}")[:160])
-    console.print(sample)
+        orders = ", ".join(fields.get("order_ids", [])) or "-"
+        console.print(f"- [cyan]{str(r.inputs.get('subject', ''))[:60]}[/] -> {out.get('category')} "
+                      f"({out.get('confidence')}), {out.get('action')}; orders: {orders}; "
+                      f"intent: {fields.get('intent', '-')!r}, urgency: {fields.get('urgency', '-')}",
+                      highlight=False)
+        if out.get("reply"):
+            console.print(f"    reply: {out['reply'][:200]!r}", highlight=False)
     table = Table(title="Per agent")
     for col in ("agent", "calls", "p50 ms", "p95 ms", "tokens in", "tokens out", "cost $", "errors"):
         table.add_column(col, justify="left" if col == "agent" else "right")

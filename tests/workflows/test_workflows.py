@@ -154,3 +154,15 @@ def test_demo_smoke(default_fleet_deployed: str, tmp_path: Path) -> None:
     text = report.read_text()
     assert "<svg" in text and "classify_email" in text
     assert {"minilm", "smollm2"} <= set(deployed_agents())  # a fleet it did not start is left alone
+
+
+def test_quickstart_cli(default_fleet_deployed: str) -> None:
+    """The README's quick start, run the way the README runs it."""
+    from click.testing import CliRunner
+
+    from cluster.cli import main
+
+    res = CliRunner().invoke(main, ["run", "workflows.quickstart:review_reply", "--input",
+                                    "review=Absolutely love it, works perfectly and arrived early!"])
+    assert res.exit_code == 0, res.output
+    assert '"sentiment": "positive"' in res.output or "'sentiment': 'positive'" in res.output, res.output
