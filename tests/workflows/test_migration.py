@@ -169,16 +169,23 @@ def test_store_usage_is_grouped_by_agent_and_task(tmp_path: Path) -> None:
 
 def test_cli_analyze_and_export(tmp_path: Path) -> None:
     from cluster.cli import main
+    from orchestrator import default_store
 
+    # Agent usage recorded by earlier runs sits in the run store ($SLMFLOW_HOME of the test session).
+    default_store().record_usage([UsageRecord(run_id="cli-test", step="s", agent="clitest-agent", task="embed",
+                                              model="m", tokens_in=5, compute_ms=2.0)])
     runner = CliRunner()
-    res = runner.invoke(main, ["migrate", "analyze", "--log", str(SAMPLE_LOG), "--via", "local", "--json"])
+    res = runner.invoke(main, ["migrate", "analyze", "--log", str(SAMPLE_LOG), "--from-store", "--via", "local",
+                               "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert len(data["groups"]) == 5
+    log_groups = [g for g in data["groups"] if g["source"] == "log"]
+    assert len(log_groups) == 5
+    assert any(g["name"] == "agent clitest-agent:embed" for g in data["groups"])
     assert not any(v in res.output for v in PII)
     out = tmp_path / "g1.jsonl"
     res = runner.invoke(main, ["migrate", "export", "g1", "-o", str(out), "--via", "local"])
     assert res.exit_code == 0, res.output
-    assert out.read_text().count("\n") == data["groups"][0]["count"]
+    assert out.read_text().count("\n") == log_groups[0]["count"]
     res = runner.invoke(main, ["migrate", "analyze", "--log", str(tmp_path / "missing.jsonl")])
     assert res.exit_code != 0 and "no such log file" in res.output
