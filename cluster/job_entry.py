@@ -31,7 +31,11 @@ def _read_arg_file(arg: str, suffix: str) -> Path:
         with os.fdopen(fd, "w") as f:
             f.write(data)
         return Path(name)
-    return Path(arg)
+    path = Path(arg)
+    if not path.is_file():
+        listing = ", ".join(sorted(os.listdir("."))[:20])
+        raise click.UsageError(f"{arg} not found in the job's working dir {os.getcwd()} (holds: {listing})")
+    return path
 
 
 def _load_inputs(path: Path) -> list[dict[str, Any]]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,9 +62,18 @@ def _cli(
     return subprocess.run([SLMFLOW, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def user_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("userproj")
+@pytest.fixture
+def own_dir() -> Iterator[Path]:
+    # Not pytest's tmp_path: other pytest sessions on this shared machine prune old
+    # pytest-of-<user> dirs, which once emptied a working dir between submit and upload.
+    path = Path(tempfile.mkdtemp(prefix="slmflow-job-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def user_project(own_dir: Path) -> Path:
+    root = own_dir
     (root / "wordflow.py").write_text(USER_CODE)
     texts = ["the quick brown fox", "jumps over", "the lazy dog again and again"]
     (root / "inputs.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
@@ -136,3 +148,79 @@ def test_dead_dashboard_fails_fast(tmp_path: Path) -> None:
         timeout=30,
     )
     assert out.returncode != 0 and "Cannot reach the Ray dashboard" in out.stderr
+
+
+SLOW_CODE = """
+import time
+from pathlib import Path
+
+from orchestrator import step, workflow
+
+LOG = Path(__file__).with_name("side_effects.log")
+
+
+@step
+def first(n: int) -> int:
+    with LOG.open("a") as f:
+        f.write(f"first {n}\\n")
+    return n
+
+
+@step
+def slow(n: int) -> int:
+    time.sleep(15)  # long enough to stop the job while it runs
+    return n * 10
+
+
+@workflow
+def twostep(n: int):
+    return slow(first(n))
+"""
+
+
+def test_a_run_whose_job_driver_dies_resumes_from_the_clusters_store(
+    multinode_cluster: LoopbackCluster, own_dir: Path
+) -> None:
+    import time
+
+    from orchestrator import default_store
+
+    c = multinode_cluster
+    env = c.env()
+    (own_dir / "slowflow.py").write_text(SLOW_CODE)
+    (own_dir / "in.jsonl").write_text('{"n": 7}\n')
+    sub = _cli(
+        ["submit", "slowflow:twostep", "--inputs", "in.jsonl", "--address", c.dashboard_url], env, own_dir
+    )
+    assert sub.returncode == 0, sub.stderr
+    job_id = sub.stdout.strip().splitlines()[-1]
+
+    # The job ships a copy of the code; its step appends to the copy's log, so find the run by the store.
+    store = default_store()
+    deadline = time.monotonic() + 120
+    run = None
+    while time.monotonic() < deadline and run is None:
+        runs = [r for r in store.list_runs() if r.workflow == "twostep"]
+        if runs and any(s.status == "succeeded" for s in store.get_run(runs[0].run_id).steps):
+            run = runs[0]
+        time.sleep(0.5)
+    assert run is not None, _cli(["jobs", "logs", job_id, "--address", c.dashboard_url], env).stdout
+    assert _cli(["jobs", "stop", job_id, "--address", c.dashboard_url], env).returncode == 0
+    deadline = time.monotonic() + 60
+    while _cli(["jobs", "status", job_id, "--address", c.dashboard_url], env).stdout.strip() != "STOPPED":
+        assert time.monotonic() < deadline, "job did not stop"
+        time.sleep(1)
+
+    # On the head (same store), from the user's code dir: resume finishes without redoing `first`.
+    res = subprocess.run(
+        [SLMFLOW, "resume", run.run_id],
+        env=env,
+        cwd=own_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    rec = store.get_run(run.run_id)
+    assert str(rec.status) == "succeeded" and rec.result == 70
+    assert not (own_dir / "side_effects.log").exists()  # `first` did not run again here
