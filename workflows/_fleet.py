@@ -13,6 +13,8 @@ import os
 import threading
 from typing import Any
 
+from pydantic import BaseModel, Field, ValidationError
+
 from orchestrator.logging import get_logger
 
 # Which fleet agent does what; the default fleet's names.
@@ -82,6 +84,47 @@ def encoder() -> Any:
 
 def writer() -> Any:
     return _Agent(WRITER)
+
+
+class EscalationConfig(BaseModel):
+    """A larger model behind an OpenAI-compatible endpoint for a workflow's hard cases (off by default).
+
+    From the environment: SLMFLOW_ESCALATE_URL (e.g. https://api.openai.com/v1), SLMFLOW_ESCALATE_MODEL,
+    SLMFLOW_ESCALATE_API_KEY_ENV (the variable holding the key), SLMFLOW_ESCALATE_THRESHOLD (0.75),
+    SLMFLOW_ESCALATE_USD_PER_1K_IN / _OUT (0.01 / 0.03).
+    """
+
+    base_url: str
+    model: str
+    api_key_env: str | None = None
+    threshold: float = Field(default=0.75, ge=0, le=1)
+    usd_per_1k_in: float = Field(default=0.01, ge=0)
+    usd_per_1k_out: float = Field(default=0.03, ge=0)
+
+    @classmethod
+    def from_env(cls) -> EscalationConfig | None:
+        env = os.environ
+        if not env.get("SLMFLOW_ESCALATE_URL"):
+            return None
+        try:
+            return cls(
+                base_url=env["SLMFLOW_ESCALATE_URL"],
+                model=env.get("SLMFLOW_ESCALATE_MODEL", ""),
+                api_key_env=env.get("SLMFLOW_ESCALATE_API_KEY_ENV") or None,
+                threshold=float(env.get("SLMFLOW_ESCALATE_THRESHOLD", 0.75)),
+                usd_per_1k_in=float(env.get("SLMFLOW_ESCALATE_USD_PER_1K_IN", 0.01)),
+                usd_per_1k_out=float(env.get("SLMFLOW_ESCALATE_USD_PER_1K_OUT", 0.03)),
+            )
+        except (ValueError, ValidationError) as exc:
+            raise ValueError(f"bad SLMFLOW_ESCALATE_* settings: {exc}") from exc
+
+    def agent(self) -> Any:
+        from agents.remote import RemoteAgent, RemoteSpec
+        from agents.spec import Pricing
+
+        return RemoteAgent(RemoteSpec(
+            name=f"llm:{self.model}", base_url=self.base_url, model=self.model, api_key_env=self.api_key_env,
+            pricing=Pricing(usd_per_1k_tokens_in=self.usd_per_1k_in, usd_per_1k_tokens_out=self.usd_per_1k_out)))
 
 
 def served(resp: Any, agent: str) -> dict[str, Any]:

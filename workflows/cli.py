@@ -160,8 +160,13 @@ def _quiet_logs() -> None:
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the HTML report (default: $SLMFLOW_HOME/reports/demo-<time>.html).")
 @click.option("--keep", is_flag=True, help="Leave Ray and the fleet running afterwards.")
+@click.option("--escalate-to", metavar="URL", default=None,
+              help="OpenAI-compatible endpoint of a larger model for mails MiniLM is unsure about.")
+@click.option("--escalate-model", default=None, help="Model name at --escalate-to.")
+@click.option("--escalate-threshold", type=click.FloatRange(0, 1), default=0.75, show_default=True,
+              help="Escalate classifications whose top score is under this.")
 def demo(inbox: Path | None, limit: int | None, concurrency: int, reference_price: float, report: Path | None,
-         keep: bool) -> None:
+         keep: bool, escalate_to: str | None, escalate_model: str | None, escalate_threshold: float) -> None:
     """Start a local Ray, deploy the default fleet, triage a sample inbox, print costs, write a report."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -170,6 +175,12 @@ def demo(inbox: Path | None, limit: int | None, concurrency: int, reference_pric
 
     _quiet_logs()
     console = Console()
+    if escalate_to:
+        if not escalate_model:
+            raise click.UsageError("--escalate-to needs --escalate-model")
+        # The workflow reads its escalation target from the environment (see workflows._fleet.EscalationConfig).
+        os.environ.update(SLMFLOW_ESCALATE_URL=escalate_to, SLMFLOW_ESCALATE_MODEL=escalate_model,
+                          SLMFLOW_ESCALATE_THRESHOLD=str(escalate_threshold))
     try:
         options = DemoOptions(inbox=inbox or INBOX, limit=limit, concurrency=concurrency,
                               reference_usd_per_1k=reference_price, report=report, keep=keep)
@@ -224,11 +235,11 @@ def _print_demo(console: Any, result: Any, n: int) -> None:
         if out.get("reply"):
             console.print(f"    reply: {out['reply'][:200]!r}", highlight=False)
     table = Table(title="Per agent")
-    for col in ("agent", "calls", "p50 ms", "p95 ms", "tokens in", "tokens out", "cost $", "errors"):
+    for col in ("agent", "calls", "p50 ms", "p95 ms", "tokens in", "tokens out", "cost $", "escalated", "errors"):
         table.add_column(col, justify="left" if col == "agent" else "right")
     for s in result.agents:
         table.add_row(s.agent, str(s.calls), f"{s.p50_ms:.0f}", f"{s.p95_ms:.0f}", str(s.tokens_in), str(s.tokens_out),
-                      f"{s.cost_usd:.6f}", str(s.errors))
+                      f"{s.cost_usd:.6f}", str(s.escalated), str(s.errors))
     console.print(table)
     c = result.cost
     console.print(f"Run cost: [bold]${c.cost_usd:.6f}[/] for {c.tokens} tokens; the same tokens at "

@@ -16,7 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from orchestrator import RetryPolicy, step, workflow
-from workflows._fleet import ENCODER, WRITER, encoder, served, writer
+from workflows import escalation
+from workflows._fleet import ENCODER, WRITER, EscalationConfig, encoder, served, writer
 
 CATEGORIES: dict[str, str] = {
     "spam": "unsolicited bulk advertising, phishing, scam, lottery or prize win, get rich quick, "
@@ -55,12 +56,19 @@ class EmailFields(BaseModel):
     urgency: Literal["low", "normal", "high"]
 
 
-@step(retry=_RETRY, timeout=60)
+@step(retry=_RETRY, timeout=120)
 async def classify_email(subject: str, body: str) -> dict[str, Any]:
-    resp = await encoder().classify(
-        f"{subject}\n{body}", labels=list(CATEGORIES), label_descriptions=CATEGORIES, examples=EXAMPLES
-    )
-    return {"category": resp.label, "confidence": round(resp.scores[resp.label], 3), **served(resp, ENCODER)}
+    text = f"{subject}\n{body}"
+    llm = EscalationConfig.from_env()
+    if llm is None:
+        resp = await encoder().classify(text, labels=list(CATEGORIES), label_descriptions=CATEGORIES, examples=EXAMPLES)
+        return {"category": resp.label, "confidence": round(resp.scores[resp.label], 3), "escalated": False,
+                **served(resp, ENCODER)}
+    # Hybrid: MiniLM first; the larger model only for mails it is unsure about.
+    out = await escalation.classify(text, list(CATEGORIES), specialist=encoder(), large=llm.agent(),
+                                    threshold=llm.threshold, label_descriptions=CATEGORIES, examples=EXAMPLES)
+    return {"category": out.value.label, "confidence": round(out.confidence or 0.0, 3), "escalated": out.escalated,
+            **served(out.value, out.served_by)}
 
 
 @step(retry=_RETRY, timeout=120)
@@ -112,6 +120,7 @@ def triage_result(classification: dict[str, Any], fields: Any, reply: Any, spam:
     return {
         "category": classification["category"],
         "confidence": classification["confidence"],
+        "escalated": classification["escalated"],
         "action": "moved to spam" if is_spam else "reply drafted" if reply else "needs a human",
         "fields": fields if fields else None,
         "reply": reply["text"] if reply else None,

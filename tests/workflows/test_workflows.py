@@ -166,3 +166,32 @@ def test_quickstart_cli(default_fleet_deployed: str) -> None:
                                     "review=Absolutely love it, works perfectly and arrived early!"])
     assert res.exit_code == 0, res.output
     assert '"sentiment": "positive"' in res.output or "'sentiment': 'positive'" in res.output, res.output
+
+
+async def test_email_triage_escalates_unsure_mails(default_fleet_deployed: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a larger model configured, exactly the mails MiniLM is unsure about go to it."""
+    from agents.client import agent
+    from tests.fixtures.ray_cluster import TEST_API_KEY
+    from workflows.email_triage import CATEGORIES, EXAMPLES, email_triage
+
+    inputs = _inputs("email_triage", [0, 3, 7, 15])
+    minilm = agent("minilm")
+    confidences = [max((await minilm.classify(f"{m['subject']}\n{m['body']}", labels=list(CATEGORIES),
+                                              label_descriptions=CATEGORIES, examples=EXAMPLES)).scores.values())
+                   for m in inputs]
+    ordered = sorted(confidences)
+    threshold = (ordered[1] + ordered[2]) / 2
+    monkeypatch.setenv("SLMFLOW_ESCALATE_URL", default_fleet_deployed)
+    monkeypatch.setenv("SLMFLOW_ESCALATE_MODEL", "smollm2")  # stands in for the larger model
+    monkeypatch.setenv("SLMFLOW_TEST_LLM_KEY", TEST_API_KEY)
+    monkeypatch.setenv("SLMFLOW_ESCALATE_API_KEY_ENV", "SLMFLOW_TEST_LLM_KEY")
+    monkeypatch.setenv("SLMFLOW_ESCALATE_THRESHOLD", str(threshold))
+    runs, store = await _run(email_triage, inputs, tmp_path)
+    for run, conf in zip(runs, confidences, strict=True):
+        should = conf < threshold
+        assert run.result["escalated"] is should, (run.inputs["subject"], conf, threshold)
+        assert run.result["category"] in CATEGORIES
+        escalated = [u for u in store.list_usage(run_id=run.run_id) if u.escalated]
+        assert [(u.agent, u.step) for u in escalated] == ([("llm:smollm2", "classify_email")] if should else [])
+        assert all(u.cost_usd > 0 for u in escalated)
