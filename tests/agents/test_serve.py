@@ -134,3 +134,28 @@ async def test_replica_killed_mid_call_is_replaced_and_callers_retry(serve_fleet
     assert served_by - {victim.replica_id}, "no call reached the replacement replica"
     after = fleet_status().agents["tinyllm"]
     assert victim.replica_id not in {r.replica_id for r in after.replicas}
+
+
+async def test_replica_killed_mid_load_is_replaced_and_waiting_callers_succeed(serve_fleet: FleetSpec) -> None:
+    import time
+
+    import ray
+
+    from agents._serve import app_details
+
+    changed = _with(serve_fleet, "tinyllm", description="reloaded: a new spec version")
+    deploy(changed, api_key=TEST_API_KEY, wait=False)
+    victim = None
+    deadline = time.monotonic() + 60
+    while victim is None and time.monotonic() < deadline:
+        dep = app_details("slmflow").deployments["tinyllm"]
+        victim = next((r for r in dep.replicas if r.state.value == "STARTING" and r.actor_name), None)
+        await asyncio.sleep(0.05)
+    assert victim is not None, "never saw the new tinyllm replica loading"
+    calls = [asyncio.create_task(agent("tinyllm").generate(f"during load {i}", max_new_tokens=4)) for i in range(8)]
+    ray.kill(ray.get_actor(victim.actor_name, namespace="serve"), no_restart=True)
+    results = await asyncio.wait_for(asyncio.gather(*calls), 120)
+    assert all(r.usage.replica_id != victim.replica_id for r in results)
+    await asyncio.to_thread(deploy, changed, api_key=TEST_API_KEY)  # healthy again, nothing else to do
+    status = fleet_status().agents["tinyllm"]
+    assert status.replicas_running == 1 and victim.replica_id not in {r.replica_id for r in status.replicas}
