@@ -14,6 +14,14 @@ from tests.fixtures.multinode import free_ports
 SLMFLOW = str(Path(sys.executable).with_name("slmflow"))
 
 
+def request_cleanup(path: Path) -> None:
+    import atexit
+    import shutil
+
+    # At exit, when the head's last processes have surely gone and stopped writing logs there.
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+
+
 def test_up_status_down(tmp_path: Path) -> None:
     home = tmp_path / "home"
     temp_dir = Path(f"/tmp/slmh-{os.getpid()}")
@@ -57,4 +65,3 @@ def test_up_status_down(tmp_path: Path) -> None:
     )
     again = subprocess.run([SLMFLOW, "cluster", "down"], env=env, capture_output=True, text=True, timeout=60)
     assert "no head" in again.stdout
-    subprocess.run(["rm", "-rf", str(temp_dir)], check=False)
