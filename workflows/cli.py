@@ -235,8 +235,9 @@ def _print_demo(console: Any, result: Any, n: int) -> None:
         if out.get("reply"):
             console.print(f"    reply: {out['reply'][:200]!r}", highlight=False)
     table = Table(title="Per agent")
-    for col in ("agent", "calls", "p50 ms", "p95 ms", "tokens in", "tokens out", "cost $", "escalated", "errors"):
-        table.add_column(col, justify="left" if col == "agent" else "right")
+    table.add_column("agent", no_wrap=True)
+    for col in ("calls", "p50 ms", "p95 ms", "tok in", "tok out", "cost $", "escal.", "errors"):
+        table.add_column(col, justify="right")
     for s in result.agents:
         table.add_row(s.agent, str(s.calls), f"{s.p50_ms:.0f}", f"{s.p95_ms:.0f}", str(s.tokens_in), str(s.tokens_out),
                       f"{s.cost_usd:.6f}", str(s.escalated), str(s.errors))
