@@ -2,7 +2,7 @@
 
 `slmflow run workflows.email_triage --inputs ...` should work on a laptop with nothing
 running: the first agent call of a run connects to Ray (embedded when no RAY_ADDRESS)
-and, when the agent is missing, deploys the fleet (`SLMFLOW_FLEET` or the default).
+and, when no fleet is deployed at all, deploys one (`SLMFLOW_FLEET` or the default).
 Set SLMFLOW_AUTO_DEPLOY=0 to get the agents client's AgentNotFound instead.
 """
 
@@ -38,7 +38,8 @@ def ensure_agent_sync(name: str) -> None:
 
         ensure_connected()
         deployed = set(deployed_agents())
-        if name not in deployed and os.environ.get("SLMFLOW_AUTO_DEPLOY", "1") != "0":
+        # Only into an empty application: deploying the fleet over another one would remove its agents.
+        if not deployed and os.environ.get("SLMFLOW_AUTO_DEPLOY", "1") != "0":
             from agents import deploy, load_fleet
 
             fleet = load_fleet()
