@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -95,6 +96,87 @@ class RetryConfig(BaseModel):
 
 
 _handles: dict[tuple[str, str], Any] = {}
+# Most requests one coalesced call carries (each still batches on the replica by itself).
+COALESCE_MAX = 64
+
+
+class _Coalescer:
+    """Sends the calls a process makes to one agent's task in the same loop tick as one `bulk` call.
+
+    Serve's per-call cost (routing, serialisation, an actor call each way) is milliseconds
+    of CPU, as much as a small model's share of a batch; on a few cores it, not the model,
+    capped throughput. Coalescing pays it once per tick instead of once per request.
+    """
+
+    def __init__(self, client: AgentClient, task: TaskKind) -> None:
+        self.client = client
+        self.task = task
+        self.pending: list[tuple[BaseModel, asyncio.Future[Any]]] = []
+        self.scheduled = False
+        self.sending: set[asyncio.Task[None]] = set()  # strong references until done
+
+    async def submit(self, request: BaseModel) -> Any:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self.pending.append((request, fut))
+        if not self.scheduled:
+            self.scheduled = True
+            # Callers resumed in this tick (e.g. by the previous bulk's results) all join.
+            loop.call_soon(self._flush)
+        return await fut
+
+    def _flush(self) -> None:
+        self.scheduled = False
+        items, self.pending = self.pending, []
+        for i in range(0, len(items), COALESCE_MAX):
+            sent = asyncio.ensure_future(self._send(items[i : i + COALESCE_MAX]))
+            self.sending.add(sent)
+            sent.add_done_callback(self.sending.discard)
+
+    async def _send(self, items: list[tuple[BaseModel, asyncio.Future[Any]]]) -> None:
+        client, task = self.client, self.task
+        retryable = _retryable_exceptions()
+        started = time.perf_counter()
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                try:
+                    handle = client._method_handle("bulk")
+                    results = await handle.remote(task.value, [req for req, _ in items])
+                    break
+                except retryable as exc:
+                    delay = client._lost(task, attempt, exc, started)
+                    if delay is None:
+                        err = client._unavailable(task, attempt, exc, record=False)
+                        for _, fut in items:
+                            if not fut.done():
+                                fut.set_exception(err)
+                        return
+                    await asyncio.sleep(delay)
+        except BaseException as exc:  # anything else reaches every caller, typed as it came
+            for _, fut in items:
+                if not fut.done():
+                    fut.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, fut), result in zip(items, results, strict=True):
+            if not fut.done():
+                fut.set_result(result)
+
+
+_coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, TaskKind], _Coalescer]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _coalescer(client: AgentClient, task: TaskKind) -> _Coalescer:
+    per_loop = _coalescers.setdefault(asyncio.get_running_loop(), {})
+    key = (client.app_name, client.name, task)
+    if key not in per_loop:
+        per_loop[key] = _Coalescer(client, task)
+    return per_loop[key]
 
 
 def _handle(name: str, app_name: str) -> Any:
@@ -172,12 +254,15 @@ class AgentClient:
         retry: RetryConfig | None = None,
         handle: Any = None,
         record_usage: bool = True,
+        coalesce: bool = True,
     ) -> None:
         self.name = name
         self.app_name = app_name or _app_name()
         self.retry = retry or RetryConfig()
         self._handle = handle
+        self._method_handles: dict[str, Any] = {}
         self._record_usage = record_usage
+        self.coalesce = coalesce
 
     def __repr__(self) -> str:
         return f"AgentClient({self.name!r})"
@@ -188,6 +273,11 @@ class AgentClient:
         if self._handle is None:
             self._handle = _handle(self.name, self.app_name)
         return self._handle
+
+    def _method_handle(self, method: str) -> Any:
+        if method not in self._method_handles:
+            self._method_handles[method] = self._get_handle().options(method_name=method)
+        return self._method_handles[method]
 
     def _finish(self, task: TaskKind, result: Any, started: float) -> Any:
         if isinstance(result, AgentError):
@@ -217,13 +307,13 @@ class AgentClient:
         )
         return delay
 
-    def _unavailable(self, task: TaskKind, attempt: int, exc: BaseException) -> AgentUnavailable:
+    def _unavailable(self, task: TaskKind, attempt: int, exc: BaseException, record: bool = True) -> AgentUnavailable:
         err = AgentUnavailable(
             f"{task.value} call lost after {attempt} attempts over {self.retry.timeout_s:.0f}s: "
             f"{type(exc).__name__}: {str(exc)[:500]}",
             agent=self.name,
         )
-        if self._record_usage:
+        if record and self._record_usage:
             _record(self.name, task, None, str(err))
         return err
 
@@ -241,14 +331,22 @@ class AgentClient:
         """Send one typed request for `task`; the typed response, or a raised AgentError."""
         task = TaskKind(task)
         req = self._request(task, request)
-        retryable = _retryable_exceptions()
         started = time.perf_counter()
+        if self.coalesce:
+            self._get_handle()  # AgentNotFound here, in the caller, not in the shared sender
+            try:
+                result = await _coalescer(self, task).submit(req)
+            except AgentUnavailable as exc:
+                if self._record_usage:
+                    _record(self.name, task, None, str(exc))
+                raise AgentUnavailable(exc.message, agent=self.name) from exc
+            return self._finish(task, result, started)
+        retryable = _retryable_exceptions()
         attempt = 0
         while True:
             attempt += 1
             try:
-                handle = self._get_handle().options(method_name=task.value)
-                result = await handle.remote(req)
+                result = await self._method_handle(task.value).remote(req)
             except retryable as exc:
                 delay = self._lost(task, attempt, exc, started)
                 if delay is None:
@@ -275,8 +373,7 @@ class AgentClient:
         while True:
             attempt += 1
             try:
-                handle = self._get_handle().options(method_name=task.value)
-                result = handle.remote(req).result()
+                result = self._method_handle(task.value).remote(req).result()
             except retryable as exc:
                 delay = self._lost(task, attempt, exc, started)
                 if delay is None:

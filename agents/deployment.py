@@ -125,6 +125,15 @@ class AgentServer:
     async def embed(self, request: Any) -> Any:
         return await self._submit(TaskKind.EMBED, request)
 
+    async def bulk(self, task: str, requests: list[Any]) -> list[Any]:
+        """Several requests of one kind in one call: the client coalesces its concurrent calls.
+
+        Each request still enters the task's batch queue on its own, so it batches with
+        every other caller's; only Serve's per-call overhead is paid once.
+        """
+        kind = TaskKind(task)
+        return list(await asyncio.gather(*(self._submit(kind, r) for r in requests)))
+
     # -- control-plane methods --------------------------------------------------------
 
     def info(self) -> dict[str, Any]:

@@ -118,18 +118,20 @@ def test_deploy_times_out_with_what_is_pending(serve_fleet: FleetSpec) -> None:
     assert "unplaceable" not in fleet_status().agents
 
 
-async def test_replica_killed_mid_call_is_replaced_and_callers_retry(serve_fleet: FleetSpec) -> None:
+@pytest.mark.parametrize("coalesce", [True, False], ids=["coalesced", "one-call-per-request"])
+async def test_replica_killed_mid_call_is_replaced_and_callers_retry(serve_fleet: FleetSpec, coalesce: bool) -> None:
     import ray
 
     status = fleet_status().agents["tinyllm"]
     (victim,) = status.replicas
-    client = agent("tinyllm")
-    calls = [asyncio.create_task(client.generate(f"long {i}", max_new_tokens=16)) for i in range(160)]
-    await asyncio.sleep(0.3)
+    client = agent("tinyllm", coalesce=coalesce)
+    calls = [asyncio.create_task(client.generate(f"long {i}", max_new_tokens=32)) for i in range(400)]
+    while not any(c.done() for c in calls):  # the replica is serving: kill it now
+        await asyncio.sleep(0.01)
     assert not all(c.done() for c in calls), "the calls finished before the kill; nothing was tested"
     ray.kill(ray.get_actor(victim.actor_name, namespace="serve"), no_restart=True)
     results = await asyncio.gather(*calls)
-    assert len(results) == 160 and all(r.text is not None for r in results)
+    assert len(results) == 400 and all(r.text is not None for r in results)
     served_by = {r.usage.replica_id for r in results}
     assert served_by - {victim.replica_id}, "no call reached the replacement replica"
     after = fleet_status().agents["tinyllm"]
