@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 @pytest.fixture(scope="module")
 def default_agents(serve_fleet: FleetSpec) -> Iterator[None]:
     """The default agents deployed beside the session's tiny ones (which stay untouched)."""
+    deploy(serve_fleet, api_key=TEST_API_KEY)  # earlier tests may have left a changed spec deployed
     before = {n: {r.replica_id for r in a.replicas} for n, a in fleet_status().agents.items()}
     both = FleetSpec(agents=[*serve_fleet.agents, *load_fleet().agents])
     deploy(both, api_key=TEST_API_KEY, timeout_s=480)
