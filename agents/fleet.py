@@ -366,7 +366,6 @@ class AgentStatus(BaseModel):
     replicas_target: int
     resources_per_replica: dict[str, Any]
     max_ongoing_requests: int | None = None
-    version: str | None = None
     # From the replicas themselves (None when no replica answered).
     queue_depth: int | None = None
     requests_served: int | None = None
@@ -433,7 +432,6 @@ def fleet_status(stats_timeout_s: float = 5.0) -> FleetStatus:
             replicas_target=dep.target_num_replicas,
             resources_per_replica=dict(dep.required_resources),
             max_ongoing_requests=dep.deployment_config.max_ongoing_requests,
-            version=None,
             queue_depth=sum(s["pending"] for s in stats) if stats else None,
             requests_served=sum(s["served"] for s in stats) if stats else None,
             errors=sum(s["errors"] for s in stats) if stats else None,
