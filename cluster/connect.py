@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cluster._log import get_logger
 from cluster.auth import MISSING_TOKEN_HELP, find_auth_token
+from orchestrator.logging import get_logger
 
 DEFAULT_NAMESPACE = "slmflow"
 
@@ -60,16 +60,37 @@ def connect(
     - `"auto"`: the cluster started on this machine with `ray start`;
     - `"host:port"`: the head's GCS; `"ray://host:port"`: the Ray Client server.
 
-    Calling it again while connected returns the current cluster's info.
+    Calling it again while connected returns the current cluster's info; an explicit
+    address is still checked first, and one naming another cluster is an error (a process
+    belongs to one cluster).
     """
     global _started_here
     import ray
 
-    if ray.is_initialized():
+    if address is None and ray.is_initialized():
         return cluster_info()
-
     target = address if address is not None else os.environ.get("RAY_ADDRESS") or None
-    if target in (None, "", "local"):
+    joining = target not in (None, "", "local")
+    if joining and (num_cpus is not None or num_gpus is not None):
+        raise ValueError(
+            f"num_cpus/num_gpus describe a new local Ray; they cannot be set when joining {target!r} "
+            "(the nodes declare their own resources with `ray start --num-cpus/--num-gpus`)."
+        )
+    if joining:
+        # A bad address is reported as such even in a process that is already connected.
+        host, port, kind = _resolve(str(target))
+        _probe(host, port, str(target), probe_timeout)
+
+    if ray.is_initialized():
+        current = cluster_info()
+        if joining and kind == "gcs" and not current.address.endswith(f":{port}"):
+            raise ClusterConnectError(
+                f"This process is already connected to the Ray cluster at {current.address}; "
+                f"it cannot also join {address!r} (one cluster per process). Call cluster.disconnect() first."
+            )
+        return current
+
+    if not joining:
         log.info("starting embedded local ray", num_cpus=num_cpus, num_gpus=num_gpus)
         ray.init(
             num_cpus=num_cpus,
@@ -82,13 +103,6 @@ def connect(
         _started_here = True
         return cluster_info()
 
-    if num_cpus is not None or num_gpus is not None:
-        raise ValueError(
-            f"num_cpus/num_gpus describe a new local Ray; they cannot be set when joining {target!r} "
-            "(the nodes declare their own resources with `ray start --num-cpus/--num-gpus`)."
-        )
-    host, port, kind = _resolve(target)
-    _probe(host, port, target, probe_timeout)
     _prepare_auth(target)
     log.info("joining ray cluster", address=target, kind=kind)
     t0 = time.monotonic()
