@@ -42,15 +42,7 @@ from agents.protocol import (
     ToolCallResponse,
     Usage,
 )
-
-try:
-    from orchestrator.logging import get_logger as _get_logger
-except ImportError:  # pragma: no cover - until the orchestrator package lands
-    import structlog
-
-    def _get_logger(**binds: Any) -> Any:
-        return structlog.get_logger().bind(**binds)
-
+from orchestrator.logging import get_logger as _get_logger
 
 R = TypeVar("R", bound=BaseModel)
 log = _get_logger(component="agents.client")

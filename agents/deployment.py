@@ -24,14 +24,7 @@ from agents.errors import AgentError, InvalidRequest, ModelLoadError
 from agents.protocol import REQUEST_TYPES, TaskKind
 from agents.runtime import ModelRunner
 from agents.spec import AgentSpec
-
-try:  # the orchestrator's structured logger once it exists, plain structlog until then
-    from orchestrator.logging import get_logger as _get_logger
-except ImportError:  # pragma: no cover - depends on the orchestrator package's progress
-    import structlog
-
-    def _get_logger(**binds: Any) -> Any:
-        return structlog.get_logger().bind(**binds)
+from orchestrator.logging import get_logger as _get_logger
 
 
 class _Queued:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.errors import AgentError, SpecError
 from agents.spec import AgentSpec, FleetSpec, load_fleet
+from orchestrator.logging import get_logger as _get_logger
 
 APP_NAME = "slmflow"
 # Not a valid agent name (agents are lower-case slugs), so it never clashes with one.
@@ -33,15 +34,6 @@ API_KEY_ENV = "SLMFLOW_API_KEY"
 # A model that cannot load fails its replica; Serve's default (20 retries) would keep
 # a bad deploy "DEPLOYING" for minutes. Three tries still ride out a transient crash.
 CONSTRUCTOR_RETRIES = 3
-
-try:
-    from orchestrator.logging import get_logger as _get_logger
-except ImportError:  # pragma: no cover - until the orchestrator package lands
-    import structlog
-
-    def _get_logger(**binds: Any) -> Any:
-        return structlog.get_logger().bind(**binds)
-
 
 log = _get_logger(component="agents.fleet")
 

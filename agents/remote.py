@@ -40,15 +40,7 @@ from agents.protocol import (
     Usage,
 )
 from agents.spec import Pricing
-
-try:
-    from orchestrator.logging import get_logger as _get_logger
-except ImportError:  # pragma: no cover - the orchestrator is optional for direct use
-    import structlog
-
-    def _get_logger(**binds: Any) -> Any:
-        return structlog.get_logger().bind(**binds)
-
+from orchestrator.logging import get_logger as _get_logger
 
 log = _get_logger(component="agents.remote")
 

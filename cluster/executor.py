@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cluster._log import get_logger
+from orchestrator.logging import get_logger
 
 log = get_logger(component="cluster.executor")
 

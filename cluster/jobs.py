@@ -23,8 +23,8 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from cluster._log import get_logger
 from cluster.auth import MISSING_TOKEN_HELP, find_auth_token
+from orchestrator.logging import get_logger
 
 RESULT_MARKER = "SLMFLOW_RESULT "
 SUMMARY_MARKER = "SLMFLOW_SUMMARY "
