@@ -140,10 +140,13 @@ CREATE INDEX IF NOT EXISTS usage_run ON usage(run_id);
 CREATE INDEX IF NOT EXISTS usage_agent ON usage(agent);
 """
 
+_INSERT_STEP = "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
 _USAGE_FIELDS = (
     "run_id", "step", "agent", "task", "model", "tokens_in", "tokens_out", "queue_ms", "compute_ms",
     "replica_id", "cost_usd", "escalated", "error", "created_at",
 )  # fmt: skip
+_INSERT_USAGE = f"INSERT INTO usage ({', '.join(_USAGE_FIELDS)}) VALUES ({','.join('?' * len(_USAGE_FIELDS))})"
 
 
 class SQLiteStore(Store):
@@ -206,15 +209,22 @@ class SQLiteStore(Store):
         self._write(f"UPDATE runs SET {', '.join(sets)} WHERE run_id=?", params)
 
     def write_steps(self, rows: Sequence[StepRow]) -> None:
+        self._insert_all(_INSERT_STEP, rows)
+
+    def _insert_all(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert every row in one transaction."""
         if not rows:
+            return
+        if len(rows) == 1:
+            # In autocommit mode one statement is its own transaction: a chain of steps
+            # pays one round trip per step instead of three (BEGIN, INSERT, COMMIT).
+            self._write(sql, rows[0])
             return
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN")
             try:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
-                )
+                conn.executemany(sql, rows)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -284,20 +294,7 @@ class SQLiteStore(Store):
             )
             for r in records
         ]
-        if not rows:
-            return
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN")
-            try:
-                conn.executemany(
-                    f"INSERT INTO usage ({', '.join(_USAGE_FIELDS)}) VALUES ({','.join('?' * len(_USAGE_FIELDS))})",
-                    rows,
-                )
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        self._insert_all(_INSERT_USAGE, rows)
 
     def list_usage(self, run_id: str | None = None, agent: str | None = None) -> list[UsageRecord]:
         where, params = [], []
