@@ -216,7 +216,8 @@ def main() -> None:
     lines = [
         "## agent_throughput (benchmarks/agent_throughput.py)",
         "",
-        f"Machine: {os.cpu_count()} cores, {platform.machine()}, no GPU; other helpers' work shared the CPU. "
+        f"Machine: {os.cpu_count()} cores, {platform.machine()}, no GPU; load average at the end "
+        f"{os.getloadavg()[0]:.1f}. "
         f"Default fleet; each replica and the raw run get {args.cpus} CPU thread(s).",
         "",
         f"(a) classification, minilm by similarity, {args.classify_requests} requests, "
