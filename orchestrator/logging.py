@@ -86,4 +86,6 @@ def get_logger(**binds: Any) -> Any:
     """A structlog logger bound with `binds` (run_id, step, agent...); configures logging on first use."""
     if not _STATE["configured"] and not structlog.is_configured():
         configure_logging()
-    return structlog.get_logger("slmflow").bind(**binds)
+    # A lazy proxy, not `.bind()`: module-level loggers are made at import time, and a bound
+    # logger would keep the level in force then instead of a later configure_logging().
+    return structlog.get_logger("slmflow", **binds)

@@ -236,11 +236,11 @@ def _print_demo(console: Any, result: Any, n: int) -> None:
             console.print(f"    reply: {out['reply'][:200]!r}", highlight=False)
     table = Table(title="Per agent")
     table.add_column("agent", no_wrap=True)
-    for col in ("calls", "p50 ms", "p95 ms", "tok in", "tok out", "cost $", "escal.", "errors"):
-        table.add_column(col, justify="right")
+    for col in ("calls", "p50 ms", "p95 ms", "tok in", "tok out", "cost $", "esc", "err"):
+        table.add_column(col, justify="right", no_wrap=True)
     for s in result.agents:
         table.add_row(s.agent, str(s.calls), f"{s.p50_ms:.0f}", f"{s.p95_ms:.0f}", str(s.tokens_in), str(s.tokens_out),
-                      f"{s.cost_usd:.6f}", str(s.escalated), str(s.errors))
+                      f"{s.cost_usd:.2g}", str(s.escalated), str(s.errors))
     console.print(table)
     c = result.cost
     console.print(f"Run cost: [bold]${c.cost_usd:.6f}[/] for {c.tokens} tokens; the same tokens at "
