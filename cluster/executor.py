@@ -8,8 +8,10 @@ it is scheduled on whichever node has the CPUs and does not compete with the dri
     def featurize(docs: list[str]) -> list[list[float]]: ...
 
 The step's function and arguments are pickled to the worker, so they must be importable
-(module-level) there. The engine's step context (`current_step()`) does not cross the
-process boundary: usage recorded inside the task body is not seen by the run store.
+(module-level) there. The step's context travels with it: inside the task `current_step()`
+names the same run, step and attempt, and the usage the body records (agent calls) comes
+back with the result and is written to the run store on the driver. Usage recorded by an
+attempt that raises is lost with it.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class RayTaskExecutor:
         from ray.exceptions import RayTaskError
 
         from cluster.connect import connect
+        from orchestrator import current_step
 
         if not ray.is_initialized():
             # Same rule as everywhere: RAY_ADDRESS if set, else an embedded local Ray.
@@ -81,9 +84,11 @@ class RayTaskExecutor:
         remote = ray.remote(_call).options(
             name=getattr(fn, "__qualname__", "step"), **self.options.ray_options()
         )
-        ref = remote.remote(fn, args, kwargs)
+        ctx = current_step()
+        where = (ctx.run_id, ctx.step, ctx.attempt) if ctx is not None else None
+        ref = remote.remote(fn, args, kwargs, where)
         try:
-            return await ref
+            result, usage = await ref
         except asyncio.CancelledError:
             # A step timeout or a cancelled run must not leave the task burning CPU on the cluster.
             ray.cancel(ref, force=True)
@@ -94,9 +99,26 @@ class RayTaskExecutor:
             if isinstance(cause, Exception):
                 raise cause from exc
             raise
+        if ctx is not None:
+            for record in usage:
+                ctx.record_usage(record)
+        return result
 
 
-def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _call(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], where: tuple[str, str, int] | None
+) -> tuple[Any, list[Any]]:
+    """Run the step body in the task; return its result and the usage it recorded."""
+    from orchestrator import step_context
+
+    usage: list[Any] = []
+    if where is None:
+        return _run(fn, args, kwargs), usage
+    with step_context(*where, sink=usage.append):
+        return _run(fn, args, kwargs), usage
+
+
+def _run(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = fn(*args, **kwargs)
     if inspect.isawaitable(result):
         return asyncio.run(_await(result))

@@ -13,7 +13,7 @@
 """
 
 from orchestrator._graph import Step
-from orchestrator.context import StepContext, current_step
+from orchestrator.context import StepContext, current_step, step_context
 from orchestrator.errors import (
     DeadlineExceeded,
     DefinitionError,
@@ -82,5 +82,6 @@ __all__ = [
     "set_engine_concurrency",
     "start_resume",
     "step",
+    "step_context",
     "workflow",
 ]

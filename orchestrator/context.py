@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from orchestrator.records import UsageRecord
@@ -41,3 +42,16 @@ _CURRENT: ContextVar[StepContext | None] = ContextVar("slmflow_current_step", de
 def current_step() -> StepContext | None:
     """The step this code runs in, or None outside any step."""
     return _CURRENT.get()
+
+
+@contextmanager
+def step_context(
+    run_id: str, step: str, attempt: int, sink: Callable[[UsageRecord], None]
+) -> Iterator[StepContext]:
+    """Run code as part of a step elsewhere: an executor that moves a step's body to another
+    process opens this there, collects what `sink` receives, and records it on the driver."""
+    token = _CURRENT.set(StepContext(run_id, step, attempt, sink))
+    try:
+        yield _CURRENT.get()  # type: ignore[misc]
+    finally:
+        _CURRENT.reset(token)

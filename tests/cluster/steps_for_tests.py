@@ -34,3 +34,13 @@ def sleep_then_touch(seconds: float, path: str) -> None:
     time.sleep(seconds)
     with open(path, "w") as f:
         f.write("finished")
+
+
+def record_tokens(n: int) -> int:
+    """A step body that accounts a model call the way the agents client does."""
+    from orchestrator import UsageRecord, current_step
+
+    ctx = current_step()
+    assert ctx is not None, "the step context must reach the Ray task"
+    ctx.record_usage(UsageRecord(agent="counter", task="generate", model="m", tokens_in=n, tokens_out=1))
+    return os.getpid()

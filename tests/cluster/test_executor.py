@@ -47,3 +47,20 @@ def test_bad_options_are_named() -> None:
         ray_task(num_cpus=-1)
     with pytest.raises(ValidationError, match="num_gpus"):
         ray_task(num_gpus=1.5)
+
+
+def test_usage_recorded_inside_the_task_lands_in_the_run_store(tmp_path: Path) -> None:
+    from orchestrator import SQLiteStore, step, workflow
+
+    counted = step(executor=ray_task(num_cpus=1), name="counted")(s.record_tokens)
+
+    @workflow
+    def accounted(n: int):
+        return counted(n)
+
+    store = SQLiteStore(tmp_path / "runs.db")
+    [record] = accounted.with_options(store=store).run_many([{"n": 7}])
+    assert record.status.value == "succeeded", record.error
+    assert record.result != os.getpid()  # the body ran in a Ray worker, not here
+    [usage] = store.list_usage(run_id=record.run_id)
+    assert (usage.agent, usage.step, usage.tokens_in) == ("counter", "counted", 7)
