@@ -12,6 +12,7 @@ configured every request needs `Authorization: Bearer <key>`.
 """
 
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -19,7 +20,7 @@ import json
 import struct
 import time
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -47,6 +48,9 @@ class _Message(_Body):
         if isinstance(self.content, str):
             return self.content
         return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
+
+
+_B = TypeVar("_B", bound=_Body)
 
 
 class ChatCompletionBody(_Body):
@@ -86,6 +90,30 @@ def _error(status: int, message: str, kind: str = "invalid_request_error", code:
     return JSONResponse(
         status_code=status, content={"error": {"message": message, "type": kind, "param": None, "code": code}}
     )
+
+
+class _APIError(Exception):
+    """An OpenAI-style error response, raised from anywhere in a request's handling."""
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.kind, self.code = status, message, kind, code
+
+
+@api.exception_handler(_APIError)
+async def _on_api_error(_request: Request, exc: _APIError) -> JSONResponse:
+    return _error(exc.status, exc.message, exc.kind, exc.code)
+
+
+@api.exception_handler(AgentError)
+async def _on_agent_error(_request: Request, exc: AgentError) -> JSONResponse:
+    return _agent_error(exc)
+
+
+@api.exception_handler(ValidationError)
+async def _on_validation_error(_request: Request, exc: ValidationError) -> JSONResponse:
+    # Parameters that pass the HTTP body model but not the agent's typed request.
+    return _error(400, f"invalid request: {exc}")
 
 
 def _agent_error(exc: AgentError) -> JSONResponse:
@@ -128,37 +156,38 @@ class OpenAIServer:
         self._key_hash = api_key_sha256
         self._created = int(time.time())
 
-    def _denied(self, request: Request) -> JSONResponse | None:
+    def _authorize(self, request: Request) -> None:
         if self._key_hash is None:
-            return None
+            return
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         given = hashlib.sha256(token.strip().encode()).hexdigest() if scheme.lower() == "bearer" else ""
         if not given or not hmac.compare_digest(given, self._key_hash):
-            return _error(401, "invalid or missing API key (send Authorization: Bearer <key>)", code="invalid_api_key")
-        return None
+            raise _APIError(401, "invalid or missing API key (send Authorization: Bearer <key>)", code="invalid_api_key")
 
-    async def _body(self, request: Request, cls: type[BaseModel]) -> BaseModel | JSONResponse:
+    async def _parse(self, request: Request, cls: type[_B]) -> _B:
+        """The authorized request's body as `cls`; streaming is refused here for every endpoint."""
+        self._authorize(request)
         try:
-            return cls.model_validate(await request.json())
+            body = cls.model_validate(await request.json())
         except json.JSONDecodeError as exc:
-            return _error(400, f"request body is not JSON: {exc}")
-        except ValidationError as exc:
-            return _error(400, f"invalid request: {exc}")
+            raise _APIError(400, f"request body is not JSON: {exc}") from exc
+        if getattr(body, "stream", False):
+            raise _APIError(400, "stream=true is not supported", code="unsupported")
+        return body
 
-    def _client(self, model: str, task: str) -> AgentClient | JSONResponse:
+    def _client(self, model: str, task: str) -> AgentClient:
         if model not in self._clients:
-            return _error(
+            raise _APIError(
                 404, f"model {model!r} does not exist; models: {', '.join(sorted(self._clients))}", code="model_not_found"
             )
         if task not in self._tasks.get(model, []):
-            return _error(400, f"model {model!r} does not serve {task}; it serves {', '.join(self._tasks[model])}")
+            raise _APIError(400, f"model {model!r} does not serve {task}; it serves {', '.join(self._tasks[model])}")
         return self._clients[model]
 
     @api.get("/v1/models")
     async def models(self, request: Request) -> Any:
-        if denied := self._denied(request):
-            return denied
+        self._authorize(request)
         data = [
             {"id": name, "object": "model", "created": self._created, "owned_by": "slmflow", "tasks": self._tasks[name]}
             for name in sorted(self._clients)
@@ -167,49 +196,35 @@ class OpenAIServer:
 
     @api.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Any:
-        if denied := self._denied(request):
-            return denied
-        body = await self._body(request, ChatCompletionBody)
-        if isinstance(body, JSONResponse):
-            return body
-        assert isinstance(body, ChatCompletionBody)
-        if body.stream:
-            return _error(400, "stream=true is not supported", code="unsupported")
+        body = await self._parse(request, ChatCompletionBody)
         use_tools = bool(body.tools) and body.tool_choice != "none"
         client = self._client(body.model, "tool_call" if use_tools else "chat")
-        if isinstance(client, JSONResponse):
-            return client
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
         max_tokens = body.max_completion_tokens or body.max_tokens
         rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        try:
-            if use_tools:
-                tools = body.tools or []
-                forced = body.tool_choice.get("function", {}).get("name") if isinstance(body.tool_choice, dict) else None
-                if forced:
-                    tools = [t for t in tools if (t.get("function") or t).get("name") == forced] or tools
-                params = {"max_new_tokens": max_tokens, "temperature": body.temperature}
-                call = await client.tool_call(messages, tools, **{k: v for k, v in params.items() if v is not None})
-                message: dict[str, Any] = {
-                    "role": "assistant",
-                    "content": None,
-                    "tool_calls": [
-                        {
-                            "id": f"call_{uuid.uuid4().hex[:24]}",
-                            "type": "function",
-                            "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
-                        }
-                    ],
-                }
-                finish, usage = "tool_calls", call.usage
-            else:
-                resp = await client.chat(messages, **_gen_params(body, max_tokens))
-                message = {"role": "assistant", "content": resp.message.content}
-                finish, usage = resp.finish_reason, resp.usage
-        except AgentError as exc:
-            return _agent_error(exc)
-        except ValidationError as exc:
-            return _error(400, f"invalid request: {exc}")
+        if use_tools:
+            tools = body.tools or []
+            forced = body.tool_choice.get("function", {}).get("name") if isinstance(body.tool_choice, dict) else None
+            if forced:
+                tools = [t for t in tools if (t.get("function") or t).get("name") == forced] or tools
+            params = {"max_new_tokens": max_tokens, "temperature": body.temperature}
+            call = await client.tool_call(messages, tools, **{k: v for k, v in params.items() if v is not None})
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": f"call_{uuid.uuid4().hex[:24]}",
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                    }
+                ],
+            }
+            finish, usage = "tool_calls", call.usage
+        else:
+            resp = await client.chat(messages, **_gen_params(body, max_tokens))
+            message = {"role": "assistant", "content": resp.message.content}
+            finish, usage = resp.finish_reason, resp.usage
         return {
             "id": rid,
             "object": "chat.completion",
@@ -221,28 +236,12 @@ class OpenAIServer:
 
     @api.post("/v1/completions")
     async def completions(self, request: Request) -> Any:
-        if denied := self._denied(request):
-            return denied
-        body = await self._body(request, CompletionBody)
-        if isinstance(body, JSONResponse):
-            return body
-        assert isinstance(body, CompletionBody)
-        if body.stream:
-            return _error(400, "stream=true is not supported", code="unsupported")
+        body = await self._parse(request, CompletionBody)
         client = self._client(body.model, "generate")
-        if isinstance(client, JSONResponse):
-            return client
         prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
         params = _gen_params(body, body.max_tokens)
-        try:
-            import asyncio
-
-            # Several prompts go out together, so the agent batches them.
-            results = await asyncio.gather(*(client.generate(p, **params) for p in prompts))
-        except AgentError as exc:
-            return _agent_error(exc)
-        except ValidationError as exc:
-            return _error(400, f"invalid request: {exc}")
+        # Several prompts go out together, so the agent batches them.
+        results = await asyncio.gather(*(client.generate(p, **params) for p in prompts))
         return {
             "id": f"cmpl-{uuid.uuid4().hex[:24]}",
             "object": "text_completion",
@@ -257,24 +256,12 @@ class OpenAIServer:
 
     @api.post("/v1/embeddings")
     async def embeddings(self, request: Request) -> Any:
-        if denied := self._denied(request):
-            return denied
-        body = await self._body(request, EmbeddingBody)
-        if isinstance(body, JSONResponse):
-            return body
-        assert isinstance(body, EmbeddingBody)
+        body = await self._parse(request, EmbeddingBody)
         if body.encoding_format not in ("float", "base64"):
-            return _error(400, f"encoding_format must be 'float' or 'base64', got {body.encoding_format!r}")
+            raise _APIError(400, f"encoding_format must be 'float' or 'base64', got {body.encoding_format!r}")
         client = self._client(body.model, "embed")
-        if isinstance(client, JSONResponse):
-            return client
         texts = [body.input] if isinstance(body.input, str) else body.input
-        try:
-            resp = await client.embed(texts)
-        except AgentError as exc:
-            return _agent_error(exc)
-        except ValidationError as exc:
-            return _error(400, f"invalid request: {exc}")
+        resp = await client.embed(texts)
 
         def encode(vec: list[float]) -> Any:
             if body.encoding_format == "float":

@@ -100,3 +100,20 @@ def test_unknown_model_and_wrong_task_are_clear_errors(client: openai.OpenAI) ->
         client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.BadRequestError, match="does not serve"):
         client.embeddings.create(model="tinyllm", input="x")
+
+
+def test_bad_bodies_and_streaming_get_openai_style_errors(base_url: str) -> None:
+    import httpx
+
+    auth = {"Authorization": f"Bearer {TEST_API_KEY}"}
+    cases = [
+        (b"{not json", "not JSON"),
+        (b'{"model": "tinyllm"}', "messages"),  # the body model names the missing field
+        (b'{"model": "tinyllm", "stream": true, "messages": [{"role": "user", "content": "x"}]}', "stream"),
+        (b'{"model": "tinyllm", "temperature": 9, "messages": [{"role": "user", "content": "x"}]}', "temperature"),
+    ]
+    for raw, needle in cases:
+        resp = httpx.post(f"{base_url}/chat/completions", content=raw, headers=auth, timeout=60)
+        assert resp.status_code == 400, (raw, resp.text)
+        error = resp.json()["error"]
+        assert needle in error["message"] and error["type"] == "invalid_request_error", (raw, error)
