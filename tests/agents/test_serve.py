@@ -161,3 +161,28 @@ async def test_replica_killed_mid_load_is_replaced_and_waiting_callers_succeed(s
     await asyncio.to_thread(deploy, changed, api_key=TEST_API_KEY)  # healthy again, nothing else to do
     status = fleet_status().agents["tinyllm"]
     assert status.replicas_running == 1 and victim.replica_id not in {r.replica_id for r in status.replicas}
+
+
+def test_agents_status_and_delete_commands(serve_fleet: FleetSpec) -> None:
+    """`slmflow agents status|delete` on the session's fleet (restored afterwards)."""
+    from click.testing import CliRunner
+
+    from cluster.cli import main
+
+    runner = CliRunner()
+    status = runner.invoke(main, ["agents", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    agents = json.loads(status.output)["agents"]
+    assert set(agents) == {"tinyllm", "tinybert"}
+    assert all(a["replicas_running"] >= 1 for a in agents.values())
+    assert agents["tinybert"]["resources_per_replica"].get("GPU") == 0.5
+    table = runner.invoke(main, ["agents", "status"])
+    assert table.exit_code == 0 and "tinyllm" in table.output and "tinybert" in table.output
+    try:
+        deleted = runner.invoke(main, ["agents", "delete"])
+        assert deleted.exit_code == 0 and "fleet deleted" in deleted.output, deleted.output
+        assert fleet_status().status == "NOT_DEPLOYED"
+        again = runner.invoke(main, ["agents", "delete"])
+        assert again.exit_code == 0 and "no fleet was deployed" in again.output, again.output
+    finally:
+        deploy(serve_fleet, api_key=TEST_API_KEY)
