@@ -40,8 +40,8 @@ from agents.protocol import (
     Tool,
     ToolCallRequest,
     ToolCallResponse,
-    Usage,
 )
+from agents.usage import record_call
 from orchestrator.logging import get_logger as _get_logger
 
 R = TypeVar("R", bound=BaseModel)
@@ -204,37 +204,6 @@ def _deployments_of(app_name: str) -> list[str]:
     return sorted(app.deployments) if app else []
 
 
-def _record(name: str, task: TaskKind, usage: Usage | None, error: str | None) -> None:
-    """Store the call's usage in the run store when called inside an orchestrator step."""
-    try:
-        from orchestrator import UsageRecord, current_step
-    except ImportError:  # the orchestrator is optional for direct use of agents
-        return
-    ctx = current_step()
-    if ctx is None:
-        return
-    usage = usage or Usage()
-    try:
-        ctx.record_usage(
-            UsageRecord(
-                run_id=ctx.run_id,
-                step=ctx.step,
-                agent=name,
-                task=task.value,
-                model=usage.model,
-                tokens_in=usage.tokens_in,
-                tokens_out=usage.tokens_out,
-                queue_ms=usage.queue_ms,
-                compute_ms=usage.compute_ms,
-                replica_id=usage.replica_id,
-                cost_usd=usage.cost_usd,
-                error=error,
-            )
-        )
-    except Exception as exc:  # accounting must never fail the call it accounts for
-        log.warning("usage not recorded", agent=name, task=task.value, error=str(exc))
-
-
 class AgentClient:
     """Calls one agent. Async methods (`classify`, ...) and sync twins (`classify_sync`, ...)."""
 
@@ -276,10 +245,10 @@ class AgentClient:
             if result.agent is None:
                 result.agent = self.name
             if self._record_usage:
-                _record(self.name, task, None, str(result))
+                record_call(self.name, task, None, str(result))
             raise result
         if self._record_usage:
-            _record(self.name, task, result.usage, None)
+            record_call(self.name, task, result.usage, None)
         log.debug("agent call", agent=self.name, task=task.value, ms=round((time.perf_counter() - started) * 1000, 1))
         return result
 
@@ -306,7 +275,7 @@ class AgentClient:
             agent=self.name,
         )
         if record and self._record_usage:
-            _record(self.name, task, None, str(err))
+            record_call(self.name, task, None, str(err))
         return err
 
     @staticmethod
@@ -330,7 +299,7 @@ class AgentClient:
                 result = await _coalescer(self, task).submit(req)
             except AgentUnavailable as exc:
                 if self._record_usage:
-                    _record(self.name, task, None, str(exc))
+                    record_call(self.name, task, None, str(exc))
                 raise AgentUnavailable(exc.message, agent=self.name) from exc
             return self._finish(task, result, started)
         retryable = _retryable_exceptions()

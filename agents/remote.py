@@ -40,9 +40,7 @@ from agents.protocol import (
     Usage,
 )
 from agents.spec import Pricing
-from orchestrator.logging import get_logger as _get_logger
-
-log = _get_logger(component="agents.remote")
+from agents.usage import record_call
 
 
 class RemoteSpec(BaseModel):
@@ -69,26 +67,6 @@ class RemoteSpec(BaseModel):
                 raise InvalidRequest(f"remote agent {self.name!r}: environment variable {self.api_key_env} is not set")
             return value
         return "not-needed"  # local servers (vLLM, slmflow's ingress without a key) ignore it
-
-
-def _record(name: str, task: TaskKind, usage: Usage | None, error: str | None, escalated: bool) -> None:
-    try:
-        from orchestrator import UsageRecord, current_step
-    except ImportError:
-        return
-    ctx = current_step()
-    if ctx is None:
-        return
-    usage = usage or Usage()
-    try:
-        ctx.record_usage(UsageRecord(
-            run_id=ctx.run_id, step=ctx.step, agent=name, task=task.value, model=usage.model,
-            tokens_in=usage.tokens_in, tokens_out=usage.tokens_out, queue_ms=usage.queue_ms,
-            compute_ms=usage.compute_ms, replica_id=usage.replica_id, cost_usd=usage.cost_usd,
-            escalated=escalated, error=error,
-        ))
-    except Exception as exc:  # accounting must never fail the call it accounts for
-        log.warning("usage not recorded", agent=name, task=task.value, error=str(exc))
 
 
 class RemoteAgent:
@@ -156,7 +134,7 @@ class RemoteAgent:
 
     def _account(self, task: TaskKind, usage: Usage | None, error: str | None) -> None:
         if self._record_usage:
-            _record(self.name, task, usage, error, self.escalated)
+            record_call(self.name, task, usage, error, escalated=self.escalated)
 
     def _params(self, params: dict[str, Any]) -> dict[str, Any]:
         out = {"max_tokens": params.pop("max_new_tokens", None) or params.pop("max_tokens", None) or self.spec.max_tokens,

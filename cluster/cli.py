@@ -35,16 +35,7 @@ def main() -> None:
 
 def _register() -> None:
     for module_name, attr in _COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            # A package still being built must not break the others' commands.
-            if exc.name != module_name:
-                raise
-            continue
-        command = getattr(module, attr, None)
-        if isinstance(command, click.Command):
-            main.add_command(command)
+        main.add_command(getattr(importlib.import_module(module_name), attr))
 
 
 _register()
