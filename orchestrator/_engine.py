@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 _S = StepStatus
 _TEXT = {status: status.value for status in StepStatus}
 _HOST = socket.gethostname()
+# How long a started step may go unrecorded when nothing else flushes (see _queue_started).
+_STARTED_ROW_DELAY = 0.05
 
 
 class _State:
@@ -177,6 +179,7 @@ class Run:
         self._pending_rows: dict[str, tuple[_State, str | None]] = {}
         self._gated: list[Node] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._started_timer: asyncio.TimerHandle | None = None
         self._queue: deque[Node] = deque()
         self._draining = False
         self._aborted: tuple[RunStatus, str] | None = None
@@ -307,6 +310,9 @@ class Run:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
+        if self._started_timer is not None:
+            self._started_timer.cancel()
+            self._started_timer = None
         for node in self.wf.nodes:
             if node.kind == "input":
                 continue
@@ -438,9 +444,9 @@ class Run:
 
     def _spawn(self, coro: Any) -> None:
         assert self._loop is not None
-        task = self._loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # The step's coroutine takes itself out of `_tasks` when it ends (a done callback
+        # would cost one more loop callback per step).
+        self._tasks.add(self._loop.create_task(coro))
 
     def _check_when(self, node: Node, st: _State, args: Any, kwargs: dict[str, Any]) -> bool:
         step = node.step
@@ -503,6 +509,20 @@ class Run:
         if self._flush_handle is None and self._loop is not None:
             self._flush_handle = self._loop.call_soon(self._flush)
 
+    def _queue_started(self, st: _State) -> None:
+        # A started row only shows progress: resume re-runs a started step exactly as it
+        # re-runs one never recorded. So it rides along with the next flush, or a timer
+        # writes it if the step is still running then; a step that finishes first is
+        # written once, finished.
+        self._pending_rows[st.sid] = (st, None)
+        if self._flush_handle is None and self._started_timer is None and self._loop is not None:
+            self._started_timer = self._loop.call_later(_STARTED_ROW_DELAY, self._flush_started)
+
+    def _flush_started(self) -> None:
+        self._started_timer = None
+        if self._flush_handle is None and self._pending_rows:
+            self._flush_handle = self._loop.call_soon(self._flush)  # type: ignore[union-attr]
+
     def _write_pending(self) -> None:
         pending, self._pending_rows = self._pending_rows, {}
         if not pending or self.store is None:
@@ -537,21 +557,29 @@ class Run:
     # ---- executing a step ----
 
     async def _run_node(self, node: Node, st: _State, args: Any, kwargs: dict[str, Any]) -> None:
-        ok, value = await self._attempts(node, st, args, kwargs)
-        if ok:
-            output = None
-            if self.store is not None:
-                try:
-                    output = dumps(value, allow_pickle=self.wf.allow_pickle or node.step.allow_pickle,  # type: ignore[union-attr]
-                                   where=f"step {st.sid!r} output")  # fmt: skip
-                except UnstorableValueError as exc:
-                    st.fail(exc)
-                    self._node_failed(node, st)
-                    return
-            self.values[node.id] = value
-            self._node_finished(node, st, output)
-        elif st.status is _S.FAILED:
-            self._node_failed(node, st)
+        try:
+            ok, value = await self._attempts(node, st, args, kwargs)
+            if ok:
+                output = None
+                if self.store is not None:
+                    try:
+                        output = dumps(value, allow_pickle=self.wf.allow_pickle or node.step.allow_pickle,  # type: ignore[union-attr]
+                                       where=f"step {st.sid!r} output")  # fmt: skip
+                    except UnstorableValueError as exc:
+                        st.fail(exc)
+                        self._node_failed(node, st)
+                        return
+                self.values[node.id] = value
+                self._node_finished(node, st, output)
+                if len(self._tasks) == 1 and self._flush_handle is not None:
+                    # Nothing else of this run is in flight, so nothing can join this batch:
+                    # write now rather than a loop turn later (a chain's next step starts sooner).
+                    self._flush_handle.cancel()
+                    self._flush()
+            elif st.status is _S.FAILED:
+                self._node_failed(node, st)
+        finally:
+            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     async def _attempts(self, node: Node, st: _State, args: Any, kwargs: dict[str, Any]) -> tuple[bool, Any]:
         """Run a step with its retry policy, timeout and fallback; (True, value) on success."""
@@ -566,7 +594,7 @@ class Run:
             st.status = _S.RUNNING
             st.started = time()
             if self.store is not None:
-                self._queue_row(st, None)
+                self._queue_started(st)
             listening = bool(self.events.listeners)
             if listening:
                 self.events.emit(Event(EventKind.STEP_STARTED, self.run_id, st.sid, 1))
@@ -715,11 +743,14 @@ class Run:
             self._map_done(node, st, ms)
 
     async def _run_item(self, node: Node, st: _State, args: Any, kwargs: dict[str, Any]) -> None:
-        ok, value = await self._attempts(node, st, args, kwargs)
-        if ok and st.status is _S.SUCCEEDED:
-            self._item_done(node, st, True, value)
-        elif st.status is _S.FAILED:
-            self._item_done(node, st, False, None)
+        try:
+            ok, value = await self._attempts(node, st, args, kwargs)
+            if ok and st.status is _S.SUCCEEDED:
+                self._item_done(node, st, True, value)
+            elif st.status is _S.FAILED:
+                self._item_done(node, st, False, None)
+        finally:
+            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     def _item_done(self, node: Node, st: _State, ok: bool, value: Any) -> None:
         ms = self._maps[node.id]

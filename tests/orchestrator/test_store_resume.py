@@ -157,6 +157,29 @@ async def test_cancelled_run_resumes_without_rerunning_finished_steps(store: SQL
     assert CALLS == []
 
 
+@workflow
+def lone(n: int):
+    return hold(origin(n))
+
+
+async def test_a_step_is_recorded_as_running_while_it_runs(store: SQLiteStore) -> None:
+    # Nothing else finishes while `hold` waits, so only the started-row timer can record it.
+    GATE["hold"] = asyncio.Event()
+    handle = lone.with_options(store=store).start(n=2)
+    try:
+        for _ in range(300):
+            await asyncio.sleep(0.01)
+            statuses = {s.step: s.status for s in store.get_run(handle.run_id).steps}
+            if statuses.get("hold") is StepStatus.RUNNING:
+                break
+        assert statuses == {"origin": StepStatus.SUCCEEDED, "hold": StepStatus.RUNNING}
+        assert store.get_run(handle.run_id).step("hold").started_at is not None
+    finally:
+        GATE.pop("hold").set()
+    assert (await handle.wait()).status is RunStatus.SUCCEEDED
+    assert store.get_run(handle.run_id).step("hold").status is StepStatus.SUCCEEDED
+
+
 def test_resume_reruns_failed_steps(store: SQLiteStore) -> None:
     state = {"fail": True}
 
