@@ -1,8 +1,10 @@
 """Engine overhead: microseconds per no-op step, slmflow beside plain asyncio and LangGraph.
 
 Shapes: a fan-out of N no-op steps between one source and one sink, and a chain of M.
-Each engine runs the same shapes in this one process; the figure is the best of R
-repetitions (least disturbed by other work on the machine), divided by the step count.
+Each engine runs the same shapes in this one process, taking turns; the main figure is the
+best of R repetitions (least disturbed by other work on the machine), divided by the step
+count. A second table gives the medians, which include the SQLite WAL checkpoints that
+land in some runs (a checkpoint syncs the pages of about 1000 commits to disk).
 Run: .venv/bin/python benchmarks/engine_overhead.py [--fanout 1000] [--chain 200] [--repeat 7]
 """
 
@@ -156,18 +158,18 @@ def langgraph_graphs(fan: int, chain: int) -> dict[str, Any] | None:
     }
 
 
-async def best_of_interleaved(fns: dict[str, Callable[[], Awaitable[Any]]], repeat: int) -> dict[str, float]:
-    """Best time of each, taking turns within every repetition so bursts of load elsewhere hit all alike."""
+async def timed_interleaved(fns: dict[str, Callable[[], Awaitable[Any]]], repeat: int) -> dict[str, list[float]]:
+    """Every time of each, taking turns within every repetition so bursts of load elsewhere hit all alike."""
     for fn in fns.values():
         await fn()  # warm-up
-    best = dict.fromkeys(fns, float("inf"))
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
             gc.collect()
             t0 = time.perf_counter()
             await fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
+            times[name].append(time.perf_counter() - t0)
+    return times
 
 
 async def main() -> None:
@@ -198,29 +200,29 @@ async def main() -> None:
         }
         if lg is not None and shape in lg:
             fns["lg"] = lg[shape]
-        best = await best_of_interleaved(fns, repeat)
-        floor, no_store, with_store, lg_time = best["floor"], best["mem"], best["dur"], best.get("lg")
-        rows.append((shape, steps, floor, no_store, with_store, lg_time))
+        rows.append((shape, steps, await timed_interleaved(fns, repeat)))
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"load average at end: {os.getloadavg()}")
-    print(f"best of {repeat} runs; microseconds per step\n")
-    header = f"{'shape':<14}{'steps':>6}{'asyncio':>10}{'slmflow':>10}{'x floor':>9}{'+sqlite':>10}{'x floor':>9}{'langgraph':>11}{'x floor':>9}"
-    print(header)
-    print("-" * len(header))
-    for shape, steps, floor, no_store, with_store, lg_time in rows:
+    for title, pick in ((f"best of {repeat} runs", min), (f"median of {repeat} runs", statistics.median)):
+        print(f"\n{title}; microseconds per step\n")
+        header = f"{'shape':<14}{'steps':>6}{'asyncio':>10}{'slmflow':>10}{'x floor':>9}{'+sqlite':>10}{'x floor':>9}{'langgraph':>11}{'x floor':>9}"
+        print(header)
+        print("-" * len(header))
+        for shape, steps, times in rows:
+            floor, no_store, with_store = pick(times["floor"]), pick(times["mem"]), pick(times["dur"])
+            lg_time = pick(times["lg"]) if "lg" in times else None
 
-        def us(t: float, steps: int = steps) -> float:
-            return t / steps * 1e6
+            def us(t: float, steps: int = steps) -> float:
+                return t / steps * 1e6
 
-        lg_cols = f"{us(lg_time):>11.1f}{lg_time / floor:>9.1f}" if lg_time else f"{'n/a':>11}{'':>9}"
-        print(
-            f"{shape:<14}{steps:>6}{us(floor):>10.1f}{us(no_store):>10.1f}{no_store / floor:>9.2f}"
-            f"{us(with_store):>10.1f}{with_store / floor:>9.2f}{lg_cols}"
-        )
+            lg_cols = f"{us(lg_time):>11.1f}{lg_time / floor:>9.1f}" if lg_time else f"{'n/a':>11}{'':>9}"
+            print(
+                f"{shape:<14}{steps:>6}{us(floor):>10.1f}{us(no_store):>10.1f}{no_store / floor:>9.2f}"
+                f"{us(with_store):>10.1f}{with_store / floor:>9.2f}{lg_cols}"
+            )
     if lg is None:
         print("\nLangGraph not installed: `.venv/bin/pip install langgraph` to include it (not a project dependency)")
-    _ = statistics  # keep import for future percentile reporting
 
 
 if __name__ == "__main__":

@@ -495,13 +495,21 @@ class Run:
         self.values[node.id] = st.failure()
         self._node_finished(node, st, None)
 
-    def _node_finished(self, node: Node, st: _State, output: str | None) -> None:
+    def _node_finished(self, node: Node, st: _State, output: str | None, alone: bool = False) -> None:
         if self.store is None:
             self._queue.append(node)
             self._drain()
             return
-        self._queue_row(st, output)
         self._gated.append(node)
+        if alone:
+            # Nothing else of this run is in flight, so nothing can join this batch:
+            # write now rather than a loop turn later (a chain's next step starts sooner).
+            self._pending_rows[st.sid] = (st, output)
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+            self._flush()
+        else:
+            self._queue_row(st, output)
 
     def _queue_row(self, st: _State, output: str | None) -> None:
         # Keyed by step: a step that starts and finishes before the next flush is written once.
@@ -570,12 +578,7 @@ class Run:
                         self._node_failed(node, st)
                         return
                 self.values[node.id] = value
-                self._node_finished(node, st, output)
-                if len(self._tasks) == 1 and self._flush_handle is not None:
-                    # Nothing else of this run is in flight, so nothing can join this batch:
-                    # write now rather than a loop turn later (a chain's next step starts sooner).
-                    self._flush_handle.cancel()
-                    self._flush()
+                self._node_finished(node, st, output, alone=len(self._tasks) == 1)
             elif st.status is _S.FAILED:
                 self._node_failed(node, st)
         finally:
