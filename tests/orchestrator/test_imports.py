@@ -52,4 +52,4 @@ def test_logs_inside_steps_carry_run_step_and_attempt(capsys) -> None:
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     [inside] = [line for line in lines if line["event"] == "inside"]
     assert inside["step"] == "chatty" and inside["attempt"] == 1 and inside["agent"] == "clf"
-    assert len(inside["run_id"]) == 16 and inside["level"] == "warning"
+    assert len(inside["run_id"]) == 20 and inside["level"] == "warning"

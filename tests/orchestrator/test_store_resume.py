@@ -25,6 +25,7 @@ from orchestrator import (
 )
 from orchestrator.serialization import dumps, loads
 from orchestrator.store import RunRow
+from orchestrator.workflow import new_run_id
 
 CALLS: list[str] = []
 GATE: dict[str, asyncio.Event] = {}
@@ -254,3 +255,19 @@ def test_default_store_lives_under_slmflow_home() -> None:
     home = os.environ["SLMFLOW_HOME"]
     assert str(default_store().path).startswith(home)
     assert default_store() is default_store()
+
+
+def test_run_ids_sort_by_creation_and_a_forked_child_does_not_repeat_them() -> None:
+    ids = [new_run_id() for _ in range(1000)]
+    assert ids == sorted(ids) and len(set(ids)) == 1000 and {len(i) for i in ids} == {20}
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one id, then out without running any test machinery
+        os.write(write, new_run_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    # Without a reseed the child's counter would continue exactly where the parent's is.
+    assert len(child) == 20 and child[12:] != new_run_id()[12:]
