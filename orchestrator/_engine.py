@@ -564,19 +564,23 @@ class Run:
 
     # ---- executing a step ----
 
+    def _stored_output(self, node: Node, st: _State, value: Any) -> str | None:
+        """A step's output as the store keeps it (None without a store)."""
+        if self.store is None:
+            return None
+        allow_pickle = self.wf.allow_pickle or node.step.allow_pickle  # type: ignore[union-attr]
+        return dumps(value, allow_pickle=allow_pickle, where=f"step {st.sid!r} output")
+
     async def _run_node(self, node: Node, st: _State, args: Any, kwargs: dict[str, Any]) -> None:
         try:
             ok, value = await self._attempts(node, st, args, kwargs)
             if ok:
-                output = None
-                if self.store is not None:
-                    try:
-                        output = dumps(value, allow_pickle=self.wf.allow_pickle or node.step.allow_pickle,  # type: ignore[union-attr]
-                                       where=f"step {st.sid!r} output")  # fmt: skip
-                    except UnstorableValueError as exc:
-                        st.fail(exc)
-                        self._node_failed(node, st)
-                        return
+                try:
+                    output = self._stored_output(node, st, value)
+                except UnstorableValueError as exc:
+                    st.fail(exc)
+                    self._node_failed(node, st)
+                    return
                 self.values[node.id] = value
                 self._node_finished(node, st, output, alone=len(self._tasks) == 1)
             elif st.status is _S.FAILED:
@@ -759,13 +763,11 @@ class Run:
         ms = self._maps[node.id]
         output = None
         if ok:
-            if self.store is not None:
-                try:
-                    output = dumps(value, allow_pickle=self.wf.allow_pickle or node.step.allow_pickle,  # type: ignore[union-attr]
-                                   where=f"step {st.sid!r} output")  # fmt: skip
-                except UnstorableValueError as exc:
-                    st.fail(exc)
-                    ok = False
+            try:
+                output = self._stored_output(node, st, value)
+            except UnstorableValueError as exc:
+                st.fail(exc)
+                ok = False
             if ok:
                 ms.results[st.map_index] = value  # type: ignore[index]
         if not ok:
