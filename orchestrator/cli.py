@@ -219,11 +219,17 @@ def runs_list(limit: int, status: str | None, workflow: str | None, as_json: boo
             click.echo(r.model_dump_json(exclude={"steps", "result"}))
         return
     table = Table(title=f"runs in {default_store().path}")
-    for col in ("run id", "workflow", "status", "started", "seconds", "error"):
-        table.add_column(col)
+    # Ids are copied into `runs show` and `resume`, and runs started together share a long
+    # prefix (time first): never cut or wrap them; the error column gives way instead.
+    table.add_column("run id", no_wrap=True, min_width=20)
+    table.add_column("workflow", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column("seconds", justify="right", no_wrap=True)
+    table.add_column("error", overflow="fold")
     for r in records:
         seconds = f"{(r.ended_at - r.started_at).total_seconds():.3f}" if r.ended_at and r.started_at else ""
-        started = r.started_at.strftime("%Y-%m-%d %H:%M:%S") if r.started_at else ""
+        started = r.started_at.strftime("%m-%d %H:%M:%S") if r.started_at else ""
         table.add_row(r.run_id, r.workflow, _colour(str(r.status)), started, seconds, (r.error or "")[:80])
     Console().print(table)
 

@@ -202,7 +202,9 @@ def timeline_svg(runs: Sequence[RunRecord], max_runs: int = 60) -> str:
                 lanes[lane] = s.ended_at
             placed.append((s, lane))
         row_h = max(len(lanes), 1) * (lane_h + 1) + 4
-        body.append(f'<text x="4" y="{y + row_h / 2 + 3:.0f}" font-size="10">{html.escape(run.run_id[:18])} '
+        # Ids start with their time, so runs of one batch differ only at the end: show that.
+        body.append(f'<text x="4" y="{y + row_h / 2 + 3:.0f}" font-size="10"><title>{html.escape(run.run_id)}</title>'
+                    f'…{html.escape(run.run_id[-10:])} '
                     f'{html.escape(str(run.status.value if hasattr(run.status, "value") else run.status))}</text>')
         for s, lane in placed:
             x1, x2 = x(s.started_at), x(s.ended_at)

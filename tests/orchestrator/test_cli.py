@@ -39,6 +39,9 @@ def test_run_show_list_and_graph(runner: CliRunner) -> None:
     [listed] = _lines(res.stdout)
     assert listed["run_id"] == out["run_id"] and listed["workflow"] == "adder"
 
+    res = runner.invoke(cli.runs, ["list"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0 and out["run_id"] in res.output  # whole, even on a narrow terminal
+
     res = runner.invoke(cli.runs, ["show", out["run_id"]])
     assert res.exit_code == 0
     assert "add_2" in res.output and "succeeded" in res.output
