@@ -228,7 +228,9 @@ class SQLiteStore(Store):
                 plain.append((r[0], r[1], r[2], r[3], r[4], r[5], r[7], r[8], r[9], r[17]))
             else:
                 full.append(r)
-        if len(rows) == 1:  # the hot path of a chain: skip the batching below
+        if len(rows) == 1:
+            # A chain's hot path: the generic single-row case of `_insert_all` costs
+            # 0.3-1 us more per step here (A/B, median of 60 runs).
             if plain:
                 self._write(_INSERT_PLAIN_STEP, plain[0])
             else:
