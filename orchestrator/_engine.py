@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator._graph import NO_FALLBACK, Node, resolve
 from orchestrator.context import _CURRENT, StepContext
-from orchestrator.errors import UnstorableValueError
+from orchestrator.errors import UnstorableValueError, describe, describe_repr
 from orchestrator.events import Event, EventKind, EventStream
 from orchestrator.executor import _pool
 from orchestrator.logging import get_logger, is_enabled_for
@@ -91,7 +91,7 @@ class _State:
     def fail(self, exc: BaseException) -> None:
         self.status = _S.FAILED
         self.error_type = type(exc).__name__
-        self.error_message = str(exc)
+        self.error_message = describe(exc)
         self.traceback = "".join(tb_module.format_exception(exc))
 
     def failure(self) -> Failure:
@@ -452,14 +452,10 @@ class Run:
         step = node.step
         assert step is not None
         try:
-            arguments = step.signature.bind(*args, **kwargs).arguments
-            ok = self.wf.when_caller(step)(arguments)
-            if inspect.isawaitable(ok):
-                ok.close()  # type: ignore[attr-defined]
-                raise TypeError("when= must be a plain function returning a bool, not async")
+            ok = self._when(step, args, kwargs)
         except Exception as exc:
             st.fail(exc)
-            st.error_message = f"when= condition raised: {exc}"
+            st.error_message = f"when= condition raised: {describe(exc)}"
             st.started = st.ended = time()
             self._node_failed(node, st)
             return False
@@ -473,6 +469,17 @@ class Run:
             self._node_finished(node, st, None)
             return False
         return True
+
+    def _when(self, step: Any, args: Any, kwargs: dict[str, Any]) -> Any:
+        """The step's `when=` predicate on these arguments (plain steps and map items alike)."""
+        arguments = step.signature.bind(*args, **kwargs).arguments
+        ok = self.wf.when_caller(step)(arguments)
+        if inspect.isawaitable(ok):
+            # A coroutine is truthy: taking it as the answer would run every item unasked.
+            if inspect.iscoroutine(ok):
+                ok.close()
+            raise TypeError("when= must be a plain function returning a bool, not async")
+        return ok
 
     def _skip_node(self, node: Node, reason: str) -> None:
         st = self.states[node.id] = _State(node.id, node.step.name, node.index)  # type: ignore[union-attr]
@@ -572,6 +579,7 @@ class Run:
         return dumps(value, allow_pickle=allow_pickle, where=f"step {st.sid!r} output")
 
     async def _run_node(self, node: Node, st: _State, args: Any, kwargs: dict[str, Any]) -> None:
+        handed_on = False
         try:
             ok, value = await self._attempts(node, st, args, kwargs)
             if ok:
@@ -579,14 +587,37 @@ class Run:
                     output = self._stored_output(node, st, value)
                 except UnstorableValueError as exc:
                     st.fail(exc)
+                    handed_on = True
                     self._node_failed(node, st)
                     return
                 self.values[node.id] = value
+                handed_on = True
                 self._node_finished(node, st, output, alone=len(self._tasks) == 1)
             elif st.status is _S.FAILED:
+                handed_on = True
                 self._node_failed(node, st)
+        except Exception as exc:
+            self._engine_error(st, exc, lambda: self._node_failed(node, st), handed_on)
         finally:
             self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    def _engine_error(self, st: _State, exc: Exception, fail: Callable[[], None], handed_on: bool) -> None:
+        """Something raised in the engine's own handling of a step: the run must still end.
+
+        Before the step was handed on, it fails with the error; after, the whole run fails,
+        since the graph's bookkeeping can no longer be trusted.
+        """
+        self._log.error("engine error handling a step", step=st.sid, error=describe_repr(exc))
+        if not handed_on:
+            st.fail(exc)
+            st.error_message = f"engine error while handling the step: {describe(exc)}"
+            st.ended = st.ended or time()
+            try:
+                fail()
+                return
+            except Exception as again:
+                exc = again
+        self._abort(RunStatus.FAILED, f"EngineError: handling step {st.sid!r} raised {describe_repr(exc)}")
 
     async def _attempts(self, node: Node, st: _State, args: Any, kwargs: dict[str, Any]) -> tuple[bool, Any]:
         """Run a step with its retry policy, timeout and fallback; (True, value) on success."""
@@ -626,16 +657,18 @@ class Run:
                     raise
                 except Exception as exc:
                     t1 = time()
-                    if isinstance(exc, TimeoutError) and timeout is not None and not str(exc):
+                    message = describe(exc)
+                    if isinstance(exc, TimeoutError) and timeout is not None and not message:
                         exc = TimeoutError(f"attempt {attempt} exceeded the step's {timeout}s timeout")
+                        message = str(exc)
                     if st.history is None:
                         st.history = []
-                    st.history.append([attempt, t0, t1, type(exc).__name__, str(exc)])
+                    st.history.append([attempt, t0, t1, type(exc).__name__, message])
                     if policy.should_retry(exc, attempt):
                         delay = policy.backoff(attempt)
-                        self._log.info("step retrying", step=st.sid, attempt=attempt, error=repr(exc), delay_s=round(delay, 3))
+                        self._log.info("step retrying", step=st.sid, attempt=attempt, error=describe_repr(exc), delay_s=round(delay, 3))
                         if listening or self.events.listeners:
-                            self.events.emit(Event(EventKind.STEP_RETRIED, self.run_id, st.sid, attempt, error=repr(exc)))
+                            self.events.emit(Event(EventKind.STEP_RETRIED, self.run_id, st.sid, attempt, error=describe_repr(exc)))
                         await asyncio.sleep(delay)
                         continue
                     if step.fallback is not NO_FALLBACK:
@@ -731,10 +764,10 @@ class Run:
             args = [v[i] for v in lists]
             if step.when is not None:
                 try:
-                    arguments = step.signature.bind(*args, **kwargs).arguments
-                    ok = self.wf.when_caller(step)(arguments)
+                    ok = self._when(step, args, kwargs)
                 except Exception as exc:
                     ist.fail(exc)
+                    ist.error_message = f"when= condition raised: {describe(exc)}"
                     ist.ended = time()
                     self._item_done(node, ist, False, None)
                     continue
@@ -750,12 +783,17 @@ class Run:
             self._map_done(node, st, ms)
 
     async def _run_item(self, node: Node, st: _State, args: Any, kwargs: dict[str, Any]) -> None:
+        handed_on = False
         try:
             ok, value = await self._attempts(node, st, args, kwargs)
             if ok and st.status is _S.SUCCEEDED:
+                handed_on = True
                 self._item_done(node, st, True, value)
             elif st.status is _S.FAILED:
+                handed_on = True
                 self._item_done(node, st, False, None)
+        except Exception as exc:
+            self._engine_error(st, exc, lambda: self._item_done(node, st, False, None), handed_on)
         finally:
             self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
 
@@ -798,7 +836,12 @@ class Run:
         self.values[node.id] = value
         output = None
         if self.store is not None:
-            output = dumps(value, allow_pickle=True, where=f"map {node.id!r} output")
+            try:
+                output = dumps(value, allow_pickle=True, where=f"map {node.id!r} output")
+            except UnstorableValueError as exc:
+                st.fail(exc)
+                self._node_failed(node, st)
+                return
         if self.events.listeners:
             self.events.emit(Event(EventKind.STEP_FINISHED, self.run_id, st.sid, None, "succeeded"))
         self._node_finished(node, st, output)

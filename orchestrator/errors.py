@@ -52,3 +52,19 @@ class ResumeError(OrchestratorError):
 
 class GraphChangedError(ResumeError):
     """The workflow's graph changed since the run was recorded, so resuming is refused."""
+
+
+def describe(exc: BaseException) -> str:
+    """`str(exc)`, or a stand-in when the exception's own `__str__` raises (it must not take the run down)."""
+    try:
+        return str(exc)
+    except Exception as inner:
+        return f"<{type(exc).__name__} whose str() raised {type(inner).__name__}>"
+
+
+def describe_repr(exc: BaseException) -> str:
+    """`repr(exc)`, or a stand-in when the exception's own `__repr__` raises."""
+    try:
+        return repr(exc)
+    except Exception as inner:
+        return f"<{type(exc).__name__} whose repr() raised {type(inner).__name__}>"

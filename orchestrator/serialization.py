@@ -10,12 +10,13 @@ import base64
 import importlib
 import json
 import pickle
+import sys
 from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
-from orchestrator.errors import UnstorableValueError
+from orchestrator.errors import UnstorableValueError, describe, describe_repr
 
 _PRIMITIVES = (str, int, float, bool, type(None))
 _TAGS = ("__pydantic__", "__tuple__", "__pickle__", "__datetime__", "__date__")
@@ -92,7 +93,21 @@ def dumps(value: Any, *, allow_pickle: bool = False, where: str = "value") -> st
         return "null" if value is None else ("true" if value is True else "false" if value is False else str(value))
     if kind is str:
         return _encode_str(value)
-    return json.dumps(_encode(value, allow_pickle, where), separators=(",", ":"), allow_nan=True)
+    try:
+        return json.dumps(_encode(value, allow_pickle, where), separators=(",", ":"), allow_nan=True)
+    except UnstorableValueError:
+        raise
+    except (RecursionError, ValueError) as exc:
+        # A cycle recurses until Python's limit (or trips json's own circular check); so does a
+        # structure nested thousands deep. Either must fail the step, never escape the engine.
+        if isinstance(exc, RecursionError) or "Circular reference" in describe(exc):
+            raise UnstorableValueError(
+                f"{where}: the value is cyclic or nested too deep to store (more than about "
+                f"{sys.getrecursionlimit()} levels); return a flat or acyclic structure"
+            ) from None
+        raise UnstorableValueError(f"{where}: the value cannot be serialised: {describe_repr(exc)}") from exc
+    except Exception as exc:  # a model's serializer or a value's hook raised
+        raise UnstorableValueError(f"{where}: the value cannot be serialised: {describe_repr(exc)}") from exc
 
 
 _encode_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
