@@ -1,7 +1,7 @@
 """The fleet's HTTP ingress, speaking the OpenAI-compatible API (the model name is the agent's name).
 
     GET  /v1/models             the deployed agents
-    POST /v1/chat/completions   chat (with `tools`: the agent's tool_call task)
+    POST /v1/chat/completions   chat; `response_format` and `tools`/`tool_choice` under a grammar
     POST /v1/completions        generate
     POST /v1/embeddings         embed (float or base64, as the official client asks)
 
@@ -9,8 +9,24 @@ It is the ingress deployment of the `slmflow` application and calls the agent
 deployments through handles with the same retrying client workflow steps use. Serve's
 proxy binds 127.0.0.1 unless `deploy(host=...)` says otherwise; with an API key
 configured every request needs `Authorization: Bearer <key>`.
-"""
 
+Structured outputs run on the agent's own grammar-constrained tasks, as the typed client
+does (`chat_plan` turns a chat completion body into those task requests):
+
+- `response_format` `json_object` / `json_schema` -> the `extract` task (json_object is the
+  permissive schema `{"type": "object"}`); the reply's content is JSON valid under the schema.
+- `tool_choice` `"required"` or a named function -> the `tool_call` task over all tools or
+  just the named one; the reply is one tool call whose arguments follow its parameters.
+- `tool_choice` `"auto"` (the default when tools are given) -> two constrained steps: the
+  model first picks, under a grammar, one of {reply in text, tool A, tool B, ...} (a
+  `tool_call` over argument-less stand-ins); then it either answers (chat, or extract under
+  `response_format`) or fills the chosen tool's arguments under that tool's schema.
+- `tool_choice` `"none"` -> the tools are ignored and the model answers.
+
+Output that cannot satisfy the grammar (out of tokens) is a 422 `invalid_output` error, never
+free text. Bodies are read with a size cap, must be UTF-8 JSON nested at most
+`MAX_JSON_DEPTH` deep, and every refusal is an OpenAI-style JSON error (4xx), not a 500.
+"""
 
 import asyncio
 import base64
@@ -20,17 +36,44 @@ import json
 import struct
 import time
 import uuid
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ray import serve
 
 from agents.client import AgentClient
 from agents.errors import AgentError, AgentUnavailable, InvalidOutput, InvalidRequest
+from agents.protocol import (
+    ChatMessage,
+    ChatRequest,
+    ExtractRequest,
+    TaskKind,
+    Tool,
+    ToolCallRequest,
+    ToolCallResponse,
+)
 
 api = FastAPI(title="slmflow", description="OpenAI-compatible API over the slmflow agent fleet")
+
+# A body larger than this is refused (413) before it is parsed.
+MAX_BODY_BYTES = 8 * 2**20
+# Deeper JSON is refused (400): nothing in the API nests this deep, and deeper structures
+# would only reach recursion limits in the parser, the validators or the grammar compiler.
+MAX_JSON_DEPTH = 64
+# `tool_choice="auto"`: the stand-in tool that means "reply in text"; renamed if a real tool has the name.
+ANSWER_CHOICE = "reply_in_text"
+# `tool_choice="auto"`: tokens for the choice step's `{"name": ..., "arguments": {}}`.
+CHOICE_MAX_TOKENS = 96
+CHOICE_INSTRUCTION = (
+    "Decide how to respond to the conversation: call one of the tools below when it fulfils the "
+    "user's request, or choose {answer!r} to reply in text. Reply with only a JSON object "
+    '{{"name": <choice>, "arguments": {{}}}}.'
+)
+# `response_format` without a system message: what the extract task is asked to do.
+JSON_INSTRUCTION = "Respond to the conversation."
 
 
 class _Body(BaseModel):
@@ -38,16 +81,88 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class _ContentPart(_Body):
+    type: str
+    text: str | None = None
+
+
+class _FunctionCall(_Body):
+    name: str
+    arguments: str | dict[str, Any] = ""
+
+
+class _ToolCallParam(_Body):
+    function: _FunctionCall
+
+
 class _Message(_Body):
     role: str
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[_ContentPart] | None = None
+    tool_calls: list[_ToolCallParam] | None = None
 
     def text(self) -> str:
         if self.content is None:
-            return ""
-        if isinstance(self.content, str):
-            return self.content
-        return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
+            text = ""
+        elif isinstance(self.content, str):
+            text = self.content
+        else:
+            others = sorted({p.type for p in self.content if p.type != "text"})
+            if others:
+                raise _APIError(400, f"message content parts of type {', '.join(others)} are not supported; send text")
+            text = "".join(p.text or "" for p in self.content)
+        # An assistant's earlier tool calls, written the way the tool_call task writes them.
+        for call in self.tool_calls or []:
+            args = call.function.arguments
+            try:
+                parsed = json.loads(args) if isinstance(args, str) and args else args or {}
+            except json.JSONDecodeError:
+                parsed = args
+            text += ("\n" if text else "") + json.dumps({"name": call.function.name, "arguments": parsed})
+        return text
+
+
+class _FunctionDef(_Body):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class _ToolParam(_Body):
+    type: Literal["function"] = "function"
+    function: _FunctionDef
+
+    def tool(self) -> Tool:
+        f = self.function
+        params = f.parameters if f.parameters is not None else {"type": "object", "properties": {}}
+        return Tool(name=f.name, description=f.description or "", parameters=params)
+
+
+class _NamedFunction(_Body):
+    name: str
+
+
+class _NamedToolChoice(_Body):
+    type: Literal["function"] = "function"
+    function: _NamedFunction
+
+
+class _JSONSchemaFormat(_Body):
+    name: str = "response"
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class _ResponseFormat(_Body):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: _JSONSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_given(self) -> "_ResponseFormat":
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("response_format of type 'json_schema' needs a 'json_schema' object")
+        return self
 
 
 _B = TypeVar("_B", bound=_Body)
@@ -64,8 +179,9 @@ class ChatCompletionBody(_Body):
     seed: int | None = None
     n: int = Field(default=1, ge=1, le=1)
     stream: bool = False
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
+    tools: list[_ToolParam] | None = None
+    tool_choice: Literal["none", "auto", "required"] | _NamedToolChoice | None = None
+    response_format: _ResponseFormat | None = None
 
 
 class CompletionBody(_Body):
@@ -84,6 +200,9 @@ class EmbeddingBody(_Body):
     model: str
     input: str | list[str]
     encoding_format: str = "float"
+
+
+# -- errors ---------------------------------------------------------------------------------
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
@@ -122,27 +241,230 @@ def _agent_error(exc: AgentError) -> JSONResponse:
     if isinstance(exc, InvalidRequest):
         return _error(400, str(exc))
     if isinstance(exc, InvalidOutput):
-        return _error(422, str(exc), "invalid_output")
+        # The model could not produce output valid under the grammar (e.g. it ran out of
+        # max_tokens): say so, with the start of what it wrote.
+        raw = exc.raw if len(exc.raw) <= 300 else exc.raw[:300] + "..."
+        return _error(422, f"{exc}; output began: {raw!r}", "invalid_output", "invalid_output")
     return _error(500, str(exc), "server_error")
 
 
-def _stops(stop: str | list[str] | None) -> list[str] | None:
-    return [stop] if isinstance(stop, str) else stop
+# -- reading bodies -------------------------------------------------------------------------
 
 
-def _gen_params(body: ChatCompletionBody | CompletionBody, max_tokens: int | None) -> dict[str, Any]:
-    params = {
-        "max_new_tokens": max_tokens,
-        "temperature": body.temperature,
-        "top_p": body.top_p,
-        "stop": _stops(body.stop),
-        "seed": body.seed,
-    }
+async def read_json(request: Request) -> Any:
+    """The body as JSON: at most MAX_BODY_BYTES, UTF-8, nested at most MAX_JSON_DEPTH deep (else 4xx)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _APIError(413, f"request body is {int(declared)} bytes; the limit is {MAX_BODY_BYTES}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _APIError(413, f"request body exceeds the limit of {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _APIError(400, f"request body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
+    too_deep = f"request body is JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _APIError(400, f"request body is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise _APIError(400, too_deep) from exc
+    if _depth_exceeds(data, MAX_JSON_DEPTH):
+        raise _APIError(400, too_deep)
+    return data
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether containers nest deeper than `limit` (iterative: the value may be deep)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+# -- turning a chat completion into task requests -------------------------------------------
+
+
+@dataclass
+class ChatPlan:
+    """What one chat completion asks of the agent, as typed task requests.
+
+    `answer` makes a plain reply (chat, or extract under `response_format`). With
+    `tool_choice` "required" the reply is `tool_request`'s call; with "auto" `choice`
+    first picks between answering and one of `tools`.
+    """
+
+    messages: list[ChatMessage]
+    answer: ChatRequest | ExtractRequest
+    tool_choice: Literal["none", "auto", "required"] = "none"
+    tools: list[Tool] = field(default_factory=list)
+    max_new_tokens: int | None = None
+    temperature: float | None = None
+
+    @property
+    def tasks(self) -> list[TaskKind]:
+        """The task kinds the agent must serve for this request."""
+        kinds = [TaskKind.CHAT if isinstance(self.answer, ChatRequest) else TaskKind.EXTRACT]
+        if self.tool_choice != "none":
+            kinds.append(TaskKind.TOOL_CALL)
+        return kinds
+
+    def tool_request(self, tools: list[Tool] | None = None) -> ToolCallRequest:
+        return ToolCallRequest(
+            messages=self.messages,
+            tools=tools or self.tools,
+            **_set(max_new_tokens=self.max_new_tokens, temperature=self.temperature),
+        )
+
+    @property
+    def answer_choice(self) -> str:
+        names = {t.name for t in self.tools}
+        name = ANSWER_CHOICE
+        while name in names:
+            name = f"_{name}"
+        return name
+
+    def choice_request(self) -> ToolCallRequest:
+        """`tool_choice="auto"`'s first step: a constrained pick of "reply in text" or a tool, no arguments."""
+        no_args = {"type": "object", "properties": {}, "additionalProperties": False}
+        answer = Tool(name=self.answer_choice, description="Reply to the user in text, calling no tool.", parameters=no_args)
+        stand_ins = [Tool(name=t.name, description=t.description, parameters=no_args) for t in self.tools]
+        return ToolCallRequest(
+            messages=self.messages,
+            tools=[answer, *stand_ins],
+            instruction=CHOICE_INSTRUCTION.format(answer=self.answer_choice),
+            max_new_tokens=CHOICE_MAX_TOKENS,
+            **_set(temperature=self.temperature),
+        )
+
+
+def _set(**params: Any) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
+
+
+_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
+
+
+def _messages(body: ChatCompletionBody) -> list[ChatMessage]:
+    out = []
+    for i, m in enumerate(body.messages):
+        role = _ROLES.get(m.role)
+        if role is None:
+            raise _APIError(400, f"messages[{i}].role {m.role!r} is not one of {', '.join(_ROLES)}")
+        out.append(ChatMessage(role=role, content=m.text()))  # type: ignore[arg-type]
+    return out
+
+
+def _extract_request(messages: list[ChatMessage], fmt: _ResponseFormat, max_new_tokens: int | None,
+                     temperature: float | None) -> ExtractRequest:
+    """`response_format` as the extract task: system messages become its instruction, the rest its text."""
+    if fmt.type == "json_schema" and fmt.json_schema and fmt.json_schema.schema_ is not None:
+        schema = fmt.json_schema.schema_
+    else:
+        schema = {"type": "object"}
+    system = [m.content for m in messages if m.role == "system" and m.content]
+    instruction = "\n".join(system) or JSON_INSTRUCTION
+    if fmt.json_schema and fmt.json_schema.description:
+        instruction += f"\n{fmt.json_schema.description}"
+    convo = [m for m in messages if m.role != "system"]
+    if len(convo) == 1 and convo[0].role == "user":
+        text = convo[0].content
+    else:
+        text = "\n".join(f"{m.role}: {m.content}" for m in convo)
+    return ExtractRequest(
+        text=text,
+        json_schema=schema,
+        instruction=instruction,
+        **_set(max_new_tokens=max_new_tokens, temperature=temperature),
+    )
+
+
+def chat_plan(body: ChatCompletionBody) -> ChatPlan:
+    """The one place a chat completion body becomes task requests (refusing bad combinations with 400)."""
+    messages = _messages(body)
+    max_new_tokens = body.max_completion_tokens or body.max_tokens
+    fmt = body.response_format
+    if fmt is not None and fmt.type != "text":
+        answer: ChatRequest | ExtractRequest = _extract_request(messages, fmt, max_new_tokens, body.temperature)
+    else:
+        answer = ChatRequest(
+            messages=messages,
+            **_set(
+                max_new_tokens=max_new_tokens,
+                temperature=body.temperature,
+                top_p=body.top_p,
+                stop=[body.stop] if isinstance(body.stop, str) else body.stop,
+                seed=body.seed,
+            ),
+        )
+    tools = [t.tool() for t in body.tools or []]
+    choice = body.tool_choice
+    if choice is not None and choice != "none" and not tools:
+        raise _APIError(400, "tool_choice needs tools: give 'tools' or drop 'tool_choice'")
+    if isinstance(choice, _NamedToolChoice):
+        named = [t for t in tools if t.name == choice.function.name]
+        if not named:
+            raise _APIError(
+                400, f"tool_choice names {choice.function.name!r}, which is not one of the tools: "
+                f"{', '.join(t.name for t in tools)}"
+            )
+        mode: Literal["none", "auto", "required"] = "required"
+        tools = named
+    elif not tools:
+        mode = "none"
+    else:
+        mode = choice or "auto"
+    return ChatPlan(
+        messages=messages,
+        answer=answer,
+        tool_choice=mode,
+        tools=tools if mode != "none" else [],
+        max_new_tokens=max_new_tokens,
+        temperature=body.temperature,
+    )
 
 
 def _usage(tokens_in: int, tokens_out: int) -> dict[str, int]:
     return {"prompt_tokens": tokens_in, "completion_tokens": tokens_out, "total_tokens": tokens_in + tokens_out}
+
+
+def _gen_params(body: CompletionBody) -> dict[str, Any]:
+    return _set(
+        max_new_tokens=body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=[body.stop] if isinstance(body.stop, str) else body.stop,
+        seed=body.seed,
+    )
+
+
+def _tool_message(call: ToolCallResponse) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": f"call_{uuid.uuid4().hex[:24]}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+        ],
+    }
 
 
 @serve.ingress(api)
@@ -168,21 +490,25 @@ class OpenAIServer:
     async def _parse(self, request: Request, cls: type[_B]) -> _B:
         """The authorized request's body as `cls`; streaming is refused here for every endpoint."""
         self._authorize(request)
-        try:
-            body = cls.model_validate(await request.json())
-        except json.JSONDecodeError as exc:
-            raise _APIError(400, f"request body is not JSON: {exc}") from exc
+        data = await read_json(request)
+        if not isinstance(data, dict):
+            raise _APIError(400, f"request body must be a JSON object, got {type(data).__name__}")
+        body = cls.model_validate(data)
         if getattr(body, "stream", False):
             raise _APIError(400, "stream=true is not supported", code="unsupported")
         return body
 
-    def _client(self, model: str, task: str) -> AgentClient:
+    def _client(self, model: str, *tasks: str) -> AgentClient:
         if model not in self._clients:
             raise _APIError(
                 404, f"model {model!r} does not exist; models: {', '.join(sorted(self._clients))}", code="model_not_found"
             )
-        if task not in self._tasks.get(model, []):
-            raise _APIError(400, f"model {model!r} does not serve {task}; it serves {', '.join(self._tasks[model])}")
+        served = self._tasks.get(model, [])
+        missing = [t for t in tasks if t not in served]
+        if missing:
+            raise _APIError(
+                400, f"model {model!r} does not serve {', '.join(missing)}; it serves {', '.join(served)}"
+            )
         return self._clients[model]
 
     @api.get("/v1/models")
@@ -197,41 +523,33 @@ class OpenAIServer:
     @api.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Any:
         body = await self._parse(request, ChatCompletionBody)
-        use_tools = bool(body.tools) and body.tool_choice != "none"
-        client = self._client(body.model, "tool_call" if use_tools else "chat")
-        messages = [{"role": m.role, "content": m.text()} for m in body.messages]
-        max_tokens = body.max_completion_tokens or body.max_tokens
-        rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        if use_tools:
-            tools = body.tools or []
-            forced = body.tool_choice.get("function", {}).get("name") if isinstance(body.tool_choice, dict) else None
-            if forced:
-                tools = [t for t in tools if (t.get("function") or t).get("name") == forced] or tools
-            params = {"max_new_tokens": max_tokens, "temperature": body.temperature}
-            call = await client.tool_call(messages, tools, **{k: v for k, v in params.items() if v is not None})
-            message: dict[str, Any] = {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": f"call_{uuid.uuid4().hex[:24]}",
-                        "type": "function",
-                        "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
-                    }
-                ],
-            }
-            finish, usage = "tool_calls", call.usage
+        plan = chat_plan(body)
+        client = self._client(body.model, *(t.value for t in plan.tasks))
+        tokens_in = tokens_out = 0
+        tools = plan.tools if plan.tool_choice == "required" else None
+        if plan.tool_choice == "auto":
+            choice = await client.call(TaskKind.TOOL_CALL, plan.choice_request())
+            tokens_in, tokens_out = choice.usage.tokens_in, choice.usage.tokens_out
+            if choice.name != plan.answer_choice:
+                tools = [t for t in plan.tools if t.name == choice.name]
+        if tools:
+            call = await client.call(TaskKind.TOOL_CALL, plan.tool_request(tools))
+            message, finish, usage = _tool_message(call), "tool_calls", call.usage
+        elif isinstance(plan.answer, ExtractRequest):
+            data = await client.call(TaskKind.EXTRACT, plan.answer)
+            message = {"role": "assistant", "content": json.dumps(data.data, ensure_ascii=False)}
+            finish, usage = "stop", data.usage
         else:
-            resp = await client.chat(messages, **_gen_params(body, max_tokens))
+            resp = await client.call(TaskKind.CHAT, plan.answer)
             message = {"role": "assistant", "content": resp.message.content}
             finish, usage = resp.finish_reason, resp.usage
         return {
-            "id": rid,
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-            "usage": _usage(usage.tokens_in, usage.tokens_out),
+            "usage": _usage(tokens_in + usage.tokens_in, tokens_out + usage.tokens_out),
         }
 
     @api.post("/v1/completions")
@@ -239,7 +557,7 @@ class OpenAIServer:
         body = await self._parse(request, CompletionBody)
         client = self._client(body.model, "generate")
         prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
-        params = _gen_params(body, body.max_tokens)
+        params = _gen_params(body)
         # Several prompts go out together, so the agent batches them.
         results = await asyncio.gather(*(client.generate(p, **params) for p in prompts))
         return {
@@ -280,4 +598,4 @@ class OpenAIServer:
 
 OpenAIDeployment = serve.deployment(OpenAIServer, name="OpenAIIngress")
 
-__all__ = ["OpenAIDeployment", "OpenAIServer", "api"]
+__all__ = ["ChatPlan", "OpenAIDeployment", "OpenAIServer", "api", "chat_plan", "read_json"]

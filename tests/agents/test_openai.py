@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 
+import httpx
+import jsonschema
 import openai
 import pytest
 
@@ -60,14 +63,13 @@ def test_chat_with_tools_returns_a_tool_call(client: openai.OpenAI) -> None:
         }
     ]
     resp = client.chat.completions.create(
-        model="tinyllm", messages=[{"role": "user", "content": "weather in Paris?"}], tools=tools, max_tokens=120
+        model="tinyllm", messages=[{"role": "user", "content": "weather in Paris?"}], tools=tools, max_tokens=120,
+        tool_choice="required",
     )
     choice = resp.choices[0]
     assert choice.finish_reason == "tool_calls"
     (call,) = choice.message.tool_calls
     assert call.function.name == "get_weather"
-    import json
-
     assert isinstance(json.loads(call.function.arguments), dict)
 
 
@@ -90,8 +92,6 @@ def test_wrong_or_missing_token_is_rejected(base_url: str) -> None:
     bad = openai.OpenAI(base_url=base_url, api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()
-    import httpx
-
     assert httpx.get(f"{base_url}/models", timeout=30).status_code == 401
 
 
@@ -103,8 +103,6 @@ def test_unknown_model_and_wrong_task_are_clear_errors(client: openai.OpenAI) ->
 
 
 def test_bad_bodies_and_streaming_get_openai_style_errors(base_url: str) -> None:
-    import httpx
-
     auth = {"Authorization": f"Bearer {TEST_API_KEY}"}
     cases = [
         (b"{not json", "not JSON"),
@@ -117,3 +115,159 @@ def test_bad_bodies_and_streaming_get_openai_style_errors(base_url: str) -> None
         assert resp.status_code == 400, (raw, resp.text)
         error = resp.json()["error"]
         assert needle in error["message"] and error["type"] == "invalid_request_error", (raw, error)
+
+
+# -- structured outputs (response_format, tool_choice) --------------------------------------
+
+# The schema of the issue's `{name}` request; bounded so a random tiny model finishes under the grammar.
+NAME_SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "maxLength": 8}},
+    "required": ["name"],
+    "additionalProperties": False,
+}
+_ARGS = {
+    "type": "object",
+    "properties": {"city": {"type": "string", "maxLength": 5}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "description": "weather for a city", "parameters": _ARGS}},
+    # `strict` is part of the OpenAI tool form; the ingress accepts it (it always constrains).
+    {"type": "function", "function": {"name": "get_time", "description": "time in a city", "parameters": _ARGS,
+                                      "strict": True}},
+]
+ASK = [{"role": "system", "content": "You extract names."}, {"role": "user", "content": "I am Ada Lovelace."}]
+
+
+def test_json_schema_response_is_schema_valid_json(client: openai.OpenAI) -> None:
+    resp = client.chat.completions.create(
+        model="tinyllm",
+        messages=ASK,
+        response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": NAME_SCHEMA, "strict": True}},
+        max_tokens=64,
+    )
+    choice = resp.choices[0]
+    data = json.loads(choice.message.content)  # no Markdown fence, no prose
+    jsonschema.validate(data, NAME_SCHEMA)
+    assert choice.finish_reason == "stop" and resp.usage.completion_tokens > 0
+
+
+def test_json_object_response_is_a_json_object(client: openai.OpenAI) -> None:
+    resp = client.chat.completions.create(
+        model="tinyllm", messages=ASK, response_format={"type": "json_object"}, max_tokens=64, temperature=0
+    )
+    assert isinstance(json.loads(resp.choices[0].message.content), dict)
+
+
+def test_response_format_text_is_plain_chat(client: openai.OpenAI) -> None:
+    resp = client.chat.completions.create(
+        model="tinyllm", messages=ASK, response_format={"type": "text"}, max_tokens=4, temperature=0
+    )
+    assert isinstance(resp.choices[0].message.content, str) and resp.choices[0].finish_reason in {"stop", "length"}
+
+
+def test_output_that_cannot_fit_the_schema_is_a_422_not_free_text(client: openai.OpenAI) -> None:
+    long_name = {"type": "object", "properties": {"name": {"type": "string", "minLength": 40}}, "required": ["name"]}
+    with pytest.raises(openai.UnprocessableEntityError, match="max_new_tokens") as info:
+        client.chat.completions.create(
+            model="tinyllm",
+            messages=ASK,
+            response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": long_name}},
+            max_tokens=4,
+        )
+    assert info.value.body["type"] == "invalid_output"
+
+
+def test_tool_choice_required_calls_one_of_the_tools(client: openai.OpenAI) -> None:
+    resp = client.chat.completions.create(
+        model="tinyllm", messages=[{"role": "user", "content": "weather in Paris?"}], tools=TOOLS,
+        tool_choice="required", max_tokens=120,
+    )
+    choice = resp.choices[0]
+    (call,) = choice.message.tool_calls
+    assert choice.finish_reason == "tool_calls" and call.function.name in {"get_weather", "get_time"}
+    jsonschema.validate(json.loads(call.function.arguments), _ARGS)
+
+
+def test_tool_choice_named_function_calls_that_function(client: openai.OpenAI) -> None:
+    for name in ("get_weather", "get_time"):
+        resp = client.chat.completions.create(
+            model="tinyllm", messages=[{"role": "user", "content": "Paris?"}], tools=TOOLS,
+            tool_choice={"type": "function", "function": {"name": name}}, max_tokens=120,
+        )
+        (call,) = resp.choices[0].message.tool_calls
+        assert call.function.name == name
+        jsonschema.validate(json.loads(call.function.arguments), _ARGS)
+
+
+def test_tool_choice_none_answers_in_text(client: openai.OpenAI) -> None:
+    resp = client.chat.completions.create(
+        model="tinyllm", messages=[{"role": "user", "content": "Paris?"}], tools=TOOLS, tool_choice="none",
+        max_tokens=4,
+    )
+    msg = resp.choices[0].message
+    assert not msg.tool_calls and isinstance(msg.content, str)
+
+
+def test_tool_choice_auto_is_a_valid_call_or_a_text_answer(client: openai.OpenAI) -> None:
+    """Auto: a constrained pick of {reply in text, a tool}, then the answer or the call; both well formed."""
+    for content in ("weather in Paris?", "hello", "what time is it in Rome?"):
+        resp = client.chat.completions.create(
+            model="tinyllm", messages=[{"role": "user", "content": content}], tools=TOOLS, max_tokens=60,
+        )
+        choice = resp.choices[0]
+        if choice.message.tool_calls:
+            (call,) = choice.message.tool_calls
+            assert choice.finish_reason == "tool_calls" and call.function.name in {"get_weather", "get_time"}
+            jsonschema.validate(json.loads(call.function.arguments), _ARGS)
+        else:
+            assert isinstance(choice.message.content, str) and choice.finish_reason in {"stop", "length"}
+        # The choice step's tokens are counted with the answer's.
+        assert resp.usage.prompt_tokens > 0 and resp.usage.completion_tokens > 0
+
+
+def test_bad_structured_output_requests_are_400s(client: openai.OpenAI) -> None:
+    user = [{"role": "user", "content": "x"}]
+    with pytest.raises(openai.BadRequestError, match="not one of the tools"):
+        client.chat.completions.create(
+            model="tinyllm", messages=user, tools=TOOLS, tool_choice={"type": "function", "function": {"name": "nope"}}
+        )
+    with pytest.raises(openai.BadRequestError, match="tool_choice needs tools"):
+        client.chat.completions.create(model="tinyllm", messages=user, tool_choice="required")
+    with pytest.raises(openai.BadRequestError, match="json_schema"):
+        client.chat.completions.create(model="tinyllm", messages=user, response_format={"type": "json_schema"})
+    with pytest.raises(openai.BadRequestError, match="not a valid JSON schema"):
+        client.chat.completions.create(
+            model="tinyllm", messages=user,
+            response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nonsense"}}},
+        )
+    with pytest.raises(openai.BadRequestError, match="image_url"):
+        client.chat.completions.create(
+            model="tinyllm",
+            messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}],
+        )
+    # tinybert serves neither chat nor extract: the error names what the request needs.
+    with pytest.raises(openai.BadRequestError, match="does not serve extract"):
+        client.chat.completions.create(model="tinybert", messages=user, response_format={"type": "json_object"})
+
+
+# -- what the ingress reads -----------------------------------------------------------------
+
+
+def test_invalid_utf8_deep_json_and_huge_bodies_are_4xx(base_url: str) -> None:
+    from agents.openai_api import MAX_BODY_BYTES
+
+    auth = {"Authorization": f"Bearer {TEST_API_KEY}", "Content-Type": "application/json"}
+    cases = [
+        (b'{"model": "tinyllm", "messages": [{"role": "user", "content": "\xff\xfe"}]}', 400, "UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "nested deeper"),
+        (b'{"a":' * 100 + b"1" + b"}" * 100, 400, "nested deeper"),  # parses, but deeper than the limit
+        (b"[1, 2]", 400, "JSON object"),
+        (b" " * (MAX_BODY_BYTES + 1), 413, "limit"),
+    ]
+    for raw, status, needle in cases:
+        resp = httpx.post(f"{base_url}/chat/completions", content=raw, headers=auth, timeout=60)
+        assert resp.status_code == status, (raw[:40], resp.text[:300])
+        assert needle in resp.json()["error"]["message"], resp.text[:300]
