@@ -5,23 +5,35 @@ One class serves every agent; `agents.fleet` gives each agent its own copy of it
 its constructor, so a model that cannot load fails the replica and Serve reports the
 reason in `serve status` (and `deploy()` surfaces it).
 
-Each task kind has its own `@serve.batch` queue: concurrent calls of one kind, from
-any number of workflow runs, share one `ModelRunner.run_batch` call. Batches run on a
-single worker thread, so the replica's event loop keeps accepting (and queueing)
-requests while the model computes, and two task kinds never run the model at once.
+How requests reach the model depends on the agent's engine:
+
+- a serial engine (transformers): each task kind has its own `@serve.batch` queue, so
+  concurrent calls of one kind, from any number of workflow runs, share one
+  `ModelRunner.run_batch` call. Batches run on a single worker thread, so the replica's
+  event loop keeps accepting (and queueing) requests while the model computes, and two
+  task kinds never run the model at once.
+- a concurrent engine (llama_cpp): continuous batching happens inside the engine, so
+  each request goes straight to it from a thread of its own; a request returns the moment
+  it finishes. The pool has `max_ongoing_requests` threads, which is also what Serve lets
+  into the replica at once: the engine's waiting queue is bounded by that setting.
+
+`stream()` yields an answer piece by piece (Serve streaming handles); when the caller goes
+away, the engine stops that sequence at its next token and frees its slot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ray import serve
 
 from agents.errors import AgentError, InvalidRequest, ModelLoadError
-from agents.protocol import REQUEST_TYPES, TaskKind
+from agents.protocol import REQUEST_TYPES, StreamChunk, TaskKind
 from agents.runtime import ModelRunner
 from agents.spec import AgentSpec
 from orchestrator.logging import get_logger as _get_logger
@@ -84,7 +96,8 @@ class AgentServer:
         except Exception as exc:
             raise ModelLoadError(f"cannot load model: {type(exc).__name__}: {exc}", agent=self.spec.name) from exc
         self.load_s = time.perf_counter() - started
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"agent-{self.spec.name}")
+        workers = self.spec.effective_max_ongoing_requests if self.runner.concurrent else 1
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"agent-{self.spec.name}")
         for task in TaskKind:
             method = getattr(self, f"_batch_{task.value}")
             method.set_max_batch_size(self.spec.batching.max_batch_size)
@@ -127,6 +140,47 @@ class AgentServer:
         kind = TaskKind(task)
         return list(await asyncio.gather(*(self._submit(kind, r) for r in requests)))
 
+    async def stream(self, task: str, request: Any) -> AsyncIterator[Any]:
+        """Yield ``StreamChunk``s of a generate or chat answer, then nothing; an error is
+        yielded as an ``AgentError`` value. Call through a handle with ``stream=True``."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        gone = threading.Event()
+
+        def on_text(piece: str) -> bool:
+            loop.call_soon_threadsafe(queue.put_nowait, ("text", piece))
+            return gone.is_set()
+
+        def work() -> None:
+            started = time.perf_counter()
+            item = _Queued(request)
+            try:
+                result = self.runner.stream(task, request, on_text)
+            except Exception as exc:  # a bug or a crash of the model: the caller learns why
+                result = AgentError(f"stream failed: {type(exc).__name__}: {exc}", agent=self.spec.name)
+            result = self._account(item, result, started, (time.perf_counter() - started) * 1000, 1)
+            loop.call_soon_threadsafe(queue.put_nowait, ("done", result))
+
+        self._pending += 1
+        future = loop.run_in_executor(self._executor, work)
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "text":
+                    yield StreamChunk(text=value)
+                    continue
+                if isinstance(value, AgentError):
+                    yield value
+                else:
+                    yield StreamChunk(finish_reason=value.finish_reason, usage=value.usage)
+                break
+        finally:
+            # Reached on normal end, and when the caller disconnects (the generator is closed
+            # or cancelled): the engine sees `gone` at its next token and frees the slot.
+            gone.set()
+            self._pending -= 1
+            await asyncio.shield(future)
+
     # -- control-plane methods --------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
@@ -145,6 +199,9 @@ class AgentServer:
             "last_error": self._last_error,
             "started_at": self._started_at,
             "load_s": self.load_s,
+            "engine": self.spec.resolved_engine,
+            # Prompt tokens served from reused KV cache, for engines that reuse prefixes.
+            "prefix_cache": getattr(self.runner.engine, "cache_stats", dict)(),
         }
 
     # -- internals --------------------------------------------------------------------
@@ -161,6 +218,9 @@ class AgentServer:
             return InvalidRequest(f"bad {task.value} request: {exc}", agent=self.spec.name)
         self._pending += 1
         try:
+            if self.runner.concurrent:
+                [result] = await self._run_batch(task, [_Queued(request)])
+                return result
             return await getattr(self, f"_batch_{task.value}")(_Queued(request))
         finally:
             self._pending -= 1
@@ -173,6 +233,8 @@ class AgentServer:
         started = time.perf_counter()
         try:
             results = self.runner.run_batch(task, [item.request for item in items])
+            if len(results) != len(items):
+                raise RuntimeError(f"runner returned {len(results)} results for {len(items)} requests")
         except Exception as exc:  # a bug or a crash of the model: every caller learns why
             self._log.exception("batch failed", task=task.value, batch_size=len(items))
             err = f"{type(exc).__name__}: {exc}"
@@ -180,8 +242,15 @@ class AgentServer:
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._batches += 1
         self._batched_requests += len(items)
-        out = []
-        for item, result in zip(items, results, strict=True):
+        return [
+            self._account(item, result, started, elapsed_ms, len(items))
+            for item, result in zip(items, results, strict=True)
+        ]
+
+    def _account(self, item: _Queued, result: Any, started: float, elapsed_ms: float, batch_size: int) -> Any:
+        """Fill a response's usage (queue time, replica, cost) or normalise an error; never raises,
+        because errors travel to the caller as values."""
+        try:
             if isinstance(result, BaseException):
                 if not isinstance(result, AgentError):
                     result = AgentError(f"{type(result).__name__}: {result}", agent=self.spec.name)
@@ -189,23 +258,26 @@ class AgentServer:
                     result.agent = self.spec.name
                 self._errors += 1
                 self._last_error = str(result)
-                out.append(result)
-                continue
+                return result
             usage = result.usage
             update: dict[str, Any] = {
                 "queue_ms": max(0.0, (started - item.arrived) * 1000),
                 "replica_id": self.replica_id,
             }
             if not usage.compute_ms:
-                update["compute_ms"] = elapsed_ms / len(items)
+                update["compute_ms"] = elapsed_ms / batch_size
             if not usage.model:
                 update["model"] = self.spec.model
             usage = usage.model_copy(update=update)
             cost = self.spec.cost(usage.tokens_in, usage.tokens_out, usage.compute_ms, self.gpu_fraction)
             usage = usage.model_copy(update={"cost_usd": cost})
             self._served += 1
-            out.append(result.model_copy(update={"usage": usage}))
-        return out
+            return result.model_copy(update={"usage": usage})
+        except Exception as exc:
+            self._log.exception("accounting failed", batch_size=batch_size)
+            self._errors += 1
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            return AgentError(f"result handling failed: {type(exc).__name__}: {exc}", agent=self.spec.name)
 
 
 # The class Serve deploys; `agents.fleet` specialises it per agent with `.options()`.

@@ -9,6 +9,7 @@ No Ray here: the Serve deployment wraps a ``ModelRunner`` and calls ``run_batch`
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -16,9 +17,9 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from agents.errors import AgentError, AgentUnavailable, InvalidRequest, ModelLoadError
+from agents.errors import AgentError, AgentUnavailable, InvalidRequest
 from agents.protocol import REQUEST_TYPES, TaskKind
-from agents.spec import GPU_FIXED_HEADROOM_BYTES, GPU_WEIGHT_OVERHEAD, AgentSpec
+from agents.spec import AgentSpec
 
 log = structlog.get_logger("agents.runtime")
 
@@ -49,69 +50,58 @@ class ModelRunner:
         with self._lock:
             if self._ctx is not None:
                 return self
-            from agents.models.device import cap_cuda_memory, resolve_device
-            from agents.models.loader import load_model
-            from agents.tasks._context import TaskContext
+            from agents.engines import load_engine
 
-            spec = self.spec
-            device = resolve_device(spec.device)
-            if self.threads and device.type == "cpu":
-                import torch
-
-                # Process-wide: one runner per replica process is the deployment model.
-                torch.set_num_threads(self.threads)
-            if device.type == "cuda" and self.gpu_fraction is not None:
-                need = None
-                try:
-                    from agents.models.size import estimate_weight_bytes
-
-                    need = int(estimate_weight_bytes(spec) * GPU_WEIGHT_OVERHEAD + GPU_FIXED_HEADROOM_BYTES)
-                except AgentError:
-                    pass  # Unknown size: the cap alone still protects the neighbours.
-                cap_cuda_memory(self.gpu_fraction, need_bytes=need, device=device)
-            lm = load_model(
-                name=spec.name,
-                source=spec.source(),
-                tokenizer_source=spec.tokenizer_source() if spec.tokenizer else None,
-                dtype=spec.dtype,
-                device=spec.device,
-                tasks=list(spec.tasks),
-            )
-            ctx = TaskContext(lm=lm, spec=spec, compile_threads=self.threads or 8)
-            if lm.kind == "encoder" and spec.classify_method == "likelihood":
-                raise ModelLoadError(
-                    "classify_method 'likelihood' needs a causal LM; this model is an encoder", agent=spec.name
-                )
-            self._ctx = ctx
+            self._ctx = load_engine(self.spec, threads=self.threads, gpu_fraction=self.gpu_fraction)
             self._info = None
         return self
 
-    def info(self) -> dict[str, Any]:
-        """Model id, parameter count, weight bytes, device, dtype, tasks, load time."""
+    @property
+    def concurrent(self) -> bool:
+        """True when the engine batches concurrent callers itself (continuous batching)."""
+        return bool(self._ctx is not None and self._ctx.concurrent)
+
+    @property
+    def engine(self) -> Any:
         if self._ctx is None:
             raise AgentUnavailable("model not loaded; call load() first", agent=self.spec.name)
+        return self._ctx
+
+    def info(self) -> dict[str, Any]:
+        """Model id, parameter count, weight bytes, device, dtype, tasks, load time, engine."""
+        info = self.engine.info()
         if self._info is None:
-            lm = self._ctx.lm
-            params = list(lm.model.parameters())
-            method = self.spec.classify_method
-            if method is None and TaskKind.CLASSIFY in self.spec.tasks:
-                method = "likelihood" if lm.kind == "causal" else "similarity"
-            self._info = {
-                "agent": self.spec.name,
-                "model": self.spec.model,
-                "architecture": (getattr(lm.model.config, "architectures", None) or [type(lm.model).__name__])[0],
-                "kind": lm.kind,
-                "parameters": sum(p.numel() for p in params),
-                "weight_bytes": sum(p.numel() * p.element_size() for p in params),
-                "device": str(lm.device),
-                "dtype": str(lm.dtype).removeprefix("torch."),
-                "tasks": [t.value for t in self.spec.tasks],
-                "classify_method": method,
-                "load_s": round(lm.load_s, 3),
-                "gguf_cache": lm.gguf_cache,
-                "gguf_cache_hit": lm.gguf_cache_hit,
-            }
-        return dict(self._info)
+            self._info = info
+        return dict(info)
+
+    def stream(self, task: TaskKind | str, request: Any, on_text: Any) -> Any:
+        """Run one generate or chat request, passing each new piece of text to ``on_text``
+        (which returns True to stop early); returns the typed response or an AgentError."""
+        kind = TaskKind(task)
+        if kind not in (TaskKind.GENERATE, TaskKind.CHAT):
+            return InvalidRequest(f"streaming serves generate and chat, not {kind.value!r}", agent=self.spec.name)
+        if kind not in self.spec.tasks:
+            return InvalidRequest(f"does not serve task {kind.value!r}", agent=self.spec.name)
+        try:
+            req = _coerce(kind, request)
+        except InvalidRequest as exc:
+            exc.agent = self.spec.name
+            return exc
+        from agents.tasks import chat, generate
+
+        module = generate if kind is TaskKind.GENERATE else chat
+        [job] = module.jobs(self.engine, [req])
+        t0 = time.perf_counter()
+        try:
+            with contextlib.nullcontext() if self.concurrent else self._lock:
+                res = self.engine.stream(job, on_text)
+        except AgentError as exc:
+            exc.agent = exc.agent or self.spec.name
+            return exc
+        out = module.response(res)
+        out.usage.compute_ms = (time.perf_counter() - t0) * 1000
+        out.usage.model = self.spec.model
+        return out
 
     def run_batch(self, task: TaskKind | str, requests: list[Any]) -> list[Any]:
         """Serve ``requests`` of one task kind together; one result (response or AgentError) per request.
@@ -145,7 +135,8 @@ class ModelRunner:
         from agents.tasks import handler
 
         batch = [r for _, r in valid]
-        with self._lock:
+        # A serial engine runs one batch at a time; a concurrent one batches its callers itself.
+        with contextlib.nullcontext() if self.concurrent else self._lock:
             t0 = time.perf_counter()
             try:
                 outs = handler(kind)(self._ctx, batch)

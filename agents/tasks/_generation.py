@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria
 
+from agents.engines.base import GenResult, OnText
 from agents.models.loader import LoadedModel
 
 
@@ -24,15 +25,6 @@ class GenItem:
     top_p: float = 1.0
     stop: list[str] = field(default_factory=list)
     grammar: Any = None  # xgrammar.CompiledGrammar
-
-
-@dataclass
-class GenResult:
-    text: str
-    finish_reason: str  # "stop" | "length"
-    tokens_in: int
-    tokens_out: int
-    grammar_failed: bool = False
 
 
 def eos_ids(lm: LoadedModel) -> list[int]:
@@ -141,8 +133,51 @@ class _RowStops(StoppingCriteria):
         return done
 
 
-def generate_batch(lm: LoadedModel, items: list[GenItem], seed: int | None = None) -> list[GenResult]:
-    """Generate for every item in one batched ``generate`` call."""
+class _TextStreamer:
+    """Passes each new piece of a one-row generation to ``on_text``; stops when it says so."""
+
+    def __init__(self, tokenizer: Any, on_text: OnText, eos: set[int]) -> None:
+        self.tokenizer = tokenizer
+        self.on_text = on_text
+        self.eos = eos
+        self.ids: list[int] = []
+        self.sent = 0
+        self.prompt_seen = False
+        self.cancelled = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:  # generate() first hands over the prompt
+            self.prompt_seen = True
+            return
+        self.ids.extend(int(t) for t in value.reshape(-1).tolist() if int(t) not in self.eos)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        # Hold back an incomplete multi-byte character until its last byte arrives.
+        if text.endswith("\ufffd"):
+            return
+        if len(text) > self.sent and not self.cancelled:
+            self.cancelled = bool(self.on_text(text[self.sent :]))
+            self.sent = len(text)
+
+    def end(self) -> None:
+        pass
+
+
+class _Cancelled(StoppingCriteria):
+    def __init__(self, streamer: _TextStreamer) -> None:
+        self.streamer = streamer
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.streamer.cancelled, dtype=torch.bool, device=input_ids.device)
+
+
+def generate_batch(
+    lm: LoadedModel, items: list[GenItem], seed: int | None = None, on_text: OnText | None = None
+) -> list[GenResult]:
+    """Generate for every item in one batched ``generate`` call.
+
+    ``seed`` seeds this call only (the process RNG is restored after); ``on_text`` streams a
+    one-item batch piece by piece and stops it early when it returns True.
+    """
     tok = lm.tokenizer
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else eos_ids(lm)[0]
     width = max(len(it.input_ids) for it in items)
@@ -165,6 +200,13 @@ def generate_batch(lm: LoadedModel, items: list[GenItem], seed: int | None = Non
         processors.append(_RowSampling([it.temperature for it in items], [it.top_p for it in items]))
     stops = _RowStops(items, width, tok)
     eos = eos_ids(lm)
+    criteria: list[StoppingCriteria] = [stops]
+    streamer = None
+    if on_text is not None:
+        if len(items) != 1:
+            raise ValueError("streaming generates one item at a time")
+        streamer = _TextStreamer(tok, on_text, set(eos))
+        criteria.append(_Cancelled(streamer))
     config = GenerationConfig(
         max_new_tokens=max(it.max_new_tokens for it in items),
         do_sample=sampled,
@@ -175,16 +217,16 @@ def generate_batch(lm: LoadedModel, items: list[GenItem], seed: int | None = Non
         eos_token_id=eos,
         bos_token_id=getattr(lm.model.generation_config, "bos_token_id", None),
     )
-    if seed is not None:
-        # One generator per batch: a seed is reproducible when its request is batched alone.
-        torch.manual_seed(seed)
-    with torch.inference_mode():
+    with torch.random.fork_rng(devices=[lm.device] if lm.device.type == "cuda" else []), torch.inference_mode():
+        if seed is not None:
+            torch.manual_seed(seed)
         out = lm.model.generate(
             input_ids=ids,
             attention_mask=mask,
             generation_config=config,
             logits_processor=processors,
-            stopping_criteria=[stops],
+            stopping_criteria=criteria,
+            streamer=streamer,
         )
     results = []
     eos_set = set(eos)
@@ -206,7 +248,7 @@ def generate_batch(lm: LoadedModel, items: list[GenItem], seed: int | None = Non
         results.append(
             GenResult(
                 text=text,
-                finish_reason=reason,
+                finish_reason=reason,  # type: ignore[arg-type]
                 tokens_in=len(it.input_ids),
                 tokens_out=end,
                 grammar_failed=bool(grammar_mask and grammar_mask.failed[i]),

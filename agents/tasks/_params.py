@@ -1,33 +1,31 @@
-"""Request generation parameters merged with the agent's defaults."""
+"""Request generation parameters merged with the agent's defaults, as an engine ``Job``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from agents.tasks._context import TaskContext
-from agents.tasks._generation import GenItem
+from agents.engines.base import Job
 
 
-def gen_item(ctx: TaskContext, req: Any, input_ids: list[int], grammar: Any = None) -> GenItem:
+def job(
+    ctx: Any,
+    req: Any,
+    *,
+    messages: list[dict[str, str]] | None = None,
+    prompt: str | None = None,
+    json_schema: dict[str, Any] | None = None,
+) -> Job:
     d = ctx.spec.generation
-    max_new = getattr(req, "max_new_tokens", None) or d.max_new_tokens
-    ctx.check_length(input_ids, max_new)
     temperature = getattr(req, "temperature", None)
     top_p = getattr(req, "top_p", None)
     stop = getattr(req, "stop", None)
-    return GenItem(
-        input_ids=input_ids,
-        max_new_tokens=max_new,
+    return Job(
+        messages=messages,
+        prompt=prompt,
+        max_new_tokens=getattr(req, "max_new_tokens", None) or d.max_new_tokens,
         temperature=d.temperature if temperature is None else temperature,
         top_p=d.top_p if top_p is None else top_p,
         stop=list(d.stop if stop is None else stop),
-        grammar=grammar,
+        json_schema=json_schema,
+        seed=getattr(req, "seed", None),
     )
-
-
-def first_seed(requests: list[Any]) -> int | None:
-    for r in requests:
-        seed = getattr(r, "seed", None)
-        if seed is not None:
-            return int(seed)
-    return None

@@ -4,11 +4,14 @@ Similarity (encoder models): the text's normalised embedding against each label'
 the mean of its description's and its few-shot examples' embeddings (cached).
 Likelihood (causal LMs): every (prompt, label) pair in one forward pass, the label's mean
 token log-probability as its score; no sampling.
+Trained head (a specialist's version folder, see ``agents.specialists``): the normalised
+embedding through the head's linear layer and softmax; the head knows its labels, so a
+request may leave ``labels`` out, or name a subset to choose among.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,8 +29,8 @@ SIMILARITY_TEMPERATURE = 0.05
 def method_for(ctx: TaskContext, req: ClassifyRequest) -> str:
     method = req.method or ctx.spec.classify_method
     if method is None:
-        method = "likelihood" if ctx.lm.kind == "causal" else "similarity"
-    if method == "likelihood" and ctx.lm.kind != "causal":
+        method = "likelihood" if ctx.kind == "causal" else "similarity"
+    if method == "likelihood" and ctx.kind != "causal":
         raise InvalidRequest("likelihood classification needs a causal LM; use method='similarity'", agent=ctx.name)
     return method
 
@@ -36,11 +39,29 @@ def run(ctx: TaskContext, requests: list[ClassifyRequest]) -> list[ClassifyRespo
     out: list[ClassifyResponse | AgentError | None] = [None] * len(requests)
     sim: list[int] = []
     lik: list[int] = []
+    headed: list[int] = []
+    try:
+        head = _trained_head(ctx)
+    except AgentError as exc:
+        return [exc] * len(requests)
     for i, req in enumerate(requests):
         try:
-            (sim if method_for(ctx, req) == "similarity" else lik).append(i)
+            method = method_for(ctx, req)
+            if head is not None:
+                _check_head_labels(ctx, head, req)
+                headed.append(i)
+            elif req.labels is None:
+                raise InvalidRequest(
+                    "labels are required: this agent has no trained head (a specialist knows its labels)",
+                    agent=ctx.name,
+                )
+            else:
+                (sim if method == "similarity" else lik).append(i)
         except AgentError as exc:
             out[i] = exc
+    if headed:
+        for i, resp in zip(headed, _with_head(ctx, head, [requests[i] for i in headed]), strict=True):
+            out[i] = resp
     if sim:
         for i, resp in zip(sim, _similarity(ctx, [requests[i] for i in sim]), strict=True):
             out[i] = resp
@@ -48,6 +69,54 @@ def run(ctx: TaskContext, requests: list[ClassifyRequest]) -> list[ClassifyRespo
         for i, resp in zip(lik, _likelihood(ctx, [requests[i] for i in lik]), strict=True):
             out[i] = resp
     return out  # type: ignore[return-value]
+
+
+def _trained_head(ctx: TaskContext) -> Any:
+    """The head in the agent's model folder (a specialist version), loaded once; None without one."""
+    if getattr(ctx, "kind", None) != "encoder":
+        return None
+    src = ctx.lm.source
+    if src.kind != "local" or src.is_gguf:
+        return None
+    from agents.specialists.head import HeadError, find_head
+
+    try:
+        return ctx.cache("specialist_head", 1).get_or(src.location, lambda: find_head(src.location))
+    except HeadError as exc:
+        raise AgentError(f"cannot use the trained head: {exc}", agent=ctx.name) from exc
+
+
+def _check_head_labels(ctx: TaskContext, head: Any, req: ClassifyRequest) -> None:
+    if req.labels is None:
+        return
+    unknown = [lab for lab in req.labels if lab not in head.labels]
+    if unknown:
+        raise InvalidRequest(
+            f"labels {unknown} are not labels of this specialist; it knows {head.labels} "
+            "(leave labels out, or give a subset of those)",
+            agent=ctx.name,
+        )
+
+
+def _with_head(ctx: TaskContext, head: Any, requests: list[ClassifyRequest]) -> list[ClassifyResponse | AgentError]:
+    from agents.specialists.head import HeadError
+
+    vectors, counts = encode(ctx, [r.text for r in requests])
+    try:
+        probs = head.probabilities(F.normalize(vectors, dim=-1).numpy())
+    except HeadError as exc:
+        return [AgentError(f"cannot use the trained head: {exc}", agent=ctx.name)] * len(requests)
+    out: list[ClassifyResponse | AgentError] = []
+    for k, req in enumerate(requests):
+        scores = {lab: float(p) for lab, p in zip(head.labels, probs[k], strict=True)}
+        if req.labels is not None:
+            # A subset: the head's probabilities renormalised over the labels asked for.
+            total = sum(scores[lab] for lab in req.labels) or 1.0
+            scores = {lab: scores[lab] / total for lab in req.labels}
+        out.append(
+            ClassifyResponse(label=max(scores, key=scores.__getitem__), scores=scores, usage=Usage(tokens_in=counts[k]))
+        )
+    return out
 
 
 def _label_text(req: ClassifyRequest, label: str) -> str:
@@ -94,51 +163,21 @@ def _likelihood_messages(req: ClassifyRequest) -> list[dict[str, str]]:
 
 
 def _likelihood(ctx: TaskContext, requests: list[ClassifyRequest]) -> list[ClassifyResponse | AgentError]:
-    lm = ctx.lm
-    tok = lm.tokenizer
-    rows: list[tuple[int, list[int], list[int]]] = []  # (request index, prompt ids, label ids)
-    out: list[ClassifyResponse | AgentError | None] = [None] * len(requests)
-    prompt_lens: dict[int, int] = {}
-    for k, req in enumerate(requests):
-        try:
-            prompt = ctx.chat_ids(_likelihood_messages(req))
-            ctx.check_length(prompt, max(len(tok(lab, add_special_tokens=False)["input_ids"]) for lab in req.labels))
-        except AgentError as exc:
-            out[k] = exc
+    """Each label's mean token log-probability as the reply, from the engine; softmax over labels."""
+    out: list[ClassifyResponse | AgentError] = []
+    for req in requests:
+        if not req.labels:
+            out.append(InvalidRequest("likelihood classification needs labels", agent=ctx.name))
             continue
-        prompt_lens[k] = len(prompt)
-        for lab in req.labels:
-            rows.append((k, prompt, list(tok(lab, add_special_tokens=False)["input_ids"])))
-    if not rows:
-        return out  # type: ignore[return-value]
-    width = max(len(p) + len(lab) for _, p, lab in rows)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for r, (_, p, lab) in enumerate(rows):
-        seq = p + lab
-        ids[r, : len(seq)] = torch.tensor(seq)
-        mask[r, : len(seq)] = 1
-    # Logits only where a label token is predicted: the full [rows, width, vocab] tensor
-    # would dwarf the model.
-    positions = [(r, len(p) - 1 + j, t) for r, (_, p, lab) in enumerate(rows) for j, t in enumerate(lab)]
-    with torch.inference_mode():
-        hidden = lm.model.base_model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).last_hidden_state
-        picked = hidden[[r for r, _, _ in positions], [c for _, c, _ in positions]]
-        logprobs = torch.log_softmax(lm.model.get_output_embeddings()(picked).float(), dim=-1)
-        token_lp = logprobs[torch.arange(len(positions)), torch.tensor([t for _, _, t in positions])].cpu()
-    per_row: list[list[float]] = [[] for _ in rows]
-    for (r, _, _), lp in zip(positions, token_lp.tolist(), strict=True):
-        per_row[r].append(lp)
-    by_request: dict[int, list[float]] = {}
-    for (k, _, _), lps in zip(rows, per_row, strict=True):
-        by_request.setdefault(k, []).append(sum(lps) / len(lps) if lps else -math.inf)
-    for k, means in by_request.items():
-        req = requests[k]
+        try:
+            means, tokens_in = ctx.label_logprobs(_likelihood_messages(req), list(req.labels))
+        except AgentError as exc:
+            exc.agent = exc.agent or ctx.name
+            out.append(exc)
+            continue
         probs = torch.softmax(torch.tensor(means), dim=-1).tolist()
         scores = dict(zip(req.labels, probs, strict=True))
-        tokens_in = prompt_lens[k] + sum(len(lab) for kk, _, lab in rows if kk == k)
-        out[k] = ClassifyResponse(
-            label=max(scores, key=scores.__getitem__), scores=scores, usage=Usage(tokens_in=tokens_in)
+        out.append(
+            ClassifyResponse(label=max(scores, key=scores.__getitem__), scores=scores, usage=Usage(tokens_in=tokens_in))
         )
-    return out  # type: ignore[return-value]
+    return out

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from agents.engines.base import GenResult
 from agents.errors import AgentError, InvalidOutput, InvalidRequest
 from agents.protocol import ExtractRequest, ExtractResponse, Usage
-from agents.tasks._context import TaskContext
-from agents.tasks._generation import GenItem, GenResult, generate_batch
 from agents.tasks._json import check_schema, parse_json, schema_errors
-from agents.tasks._params import gen_item
+from agents.tasks._params import job
 
 DEFAULT_INSTRUCTION = "Extract the requested information from the user's text."
 
@@ -22,7 +22,7 @@ def messages(req: ExtractRequest) -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": req.text}]
 
 
-def finish(ctx: TaskContext, res: GenResult, schema: dict, constrained: bool) -> tuple[object, str]:
+def finish(ctx: Any, res: GenResult, schema: dict, constrained: bool) -> tuple[object, str]:
     """Parse and validate one output; raises InvalidOutput carrying the raw text."""
     raw = res.text
     if res.grammar_failed:
@@ -39,27 +39,32 @@ def finish(ctx: TaskContext, res: GenResult, schema: dict, constrained: bool) ->
     return data, raw
 
 
-def run(ctx: TaskContext, requests: list[ExtractRequest]) -> list[ExtractResponse | AgentError]:
+def run(ctx: Any, requests: list[ExtractRequest]) -> list[ExtractResponse | AgentError]:
     out: list[ExtractResponse | AgentError | None] = [None] * len(requests)
-    items: list[tuple[int, GenItem]] = []
+    todo: list[int] = []
     for i, req in enumerate(requests):
+        problem = check_schema(req.json_schema)
+        if problem:
+            out[i] = InvalidRequest(f"json_schema is not a valid JSON schema: {problem}", agent=ctx.name)
+        else:
+            todo.append(i)
+    jobs = [
+        job(ctx, requests[i], messages=messages(requests[i]),
+            json_schema=requests[i].json_schema if requests[i].constrained else None)
+        for i in todo
+    ]
+    for i, res in zip(todo, ctx.generate(jobs) if jobs else [], strict=True):
+        req = requests[i]
+        if isinstance(res, AgentError):
+            out[i] = res
+            continue
         try:
-            problem = check_schema(req.json_schema)
-            if problem:
-                raise InvalidRequest(f"json_schema is not a valid JSON schema: {problem}", agent=ctx.name)
-            grammar = ctx.grammar(req.json_schema) if req.constrained else None
-            items.append((i, gen_item(ctx, req, ctx.chat_ids(messages(req)), grammar)))
-        except AgentError as exc:
+            data, raw = finish(ctx, res, req.json_schema, req.constrained)
+            out[i] = ExtractResponse(data=data, raw=raw, usage=usage_of(res))
+        except InvalidOutput as exc:
             out[i] = exc
-    if items:
-        results = generate_batch(ctx.lm, [it for _, it in items])
-        for (i, _), res in zip(items, results, strict=True):
-            req = requests[i]
-            try:
-                data, raw = finish(ctx, res, req.json_schema, req.constrained)
-                out[i] = ExtractResponse(
-                    data=data, raw=raw, usage=Usage(tokens_in=res.tokens_in, tokens_out=res.tokens_out)
-                )
-            except InvalidOutput as exc:
-                out[i] = exc
     return out  # type: ignore[return-value]
+
+
+def usage_of(res: GenResult) -> Usage:
+    return Usage(tokens_in=res.tokens_in, tokens_out=res.tokens_out, cached_tokens=res.cached_tokens)

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from agents.errors import AgentError
 from agents.protocol import GenerateRequest, GenerateResponse, Usage
-from agents.tasks._context import TaskContext
-from agents.tasks._generation import GenItem, generate_batch
-from agents.tasks._params import first_seed, gen_item
+from agents.tasks._params import job
 
 
-def run(ctx: TaskContext, requests: list[GenerateRequest]) -> list[GenerateResponse | AgentError]:
-    out: list[GenerateResponse | AgentError | None] = [None] * len(requests)
-    items: list[tuple[int, GenItem]] = []
-    for i, req in enumerate(requests):
-        try:
-            items.append((i, gen_item(ctx, req, ctx.prompt_ids(req.prompt))))
-        except AgentError as exc:
-            out[i] = exc
-    if items:
-        results = generate_batch(ctx.lm, [it for _, it in items], seed=first_seed(requests))
-        for (i, _), res in zip(items, results, strict=True):
-            out[i] = GenerateResponse(
-                text=res.text,
-                finish_reason=res.finish_reason,  # type: ignore[arg-type]
-                usage=Usage(tokens_in=res.tokens_in, tokens_out=res.tokens_out),
-            )
-    return out  # type: ignore[return-value]
+def jobs(ctx: Any, requests: list[GenerateRequest]) -> list[Any]:
+    return [job(ctx, req, prompt=req.prompt) for req in requests]
+
+
+def response(res: Any) -> GenerateResponse:
+    return GenerateResponse(
+        text=res.text,
+        finish_reason=res.finish_reason,
+        usage=Usage(tokens_in=res.tokens_in, tokens_out=res.tokens_out, cached_tokens=res.cached_tokens),
+    )
+
+
+def run(ctx: Any, requests: list[GenerateRequest]) -> list[GenerateResponse | AgentError]:
+    return [r if isinstance(r, AgentError) else response(r) for r in ctx.generate(jobs(ctx, requests))]

@@ -6,12 +6,10 @@ import json
 from typing import Any
 
 from agents.errors import AgentError, InvalidOutput, InvalidRequest
-from agents.protocol import Tool, ToolCallRequest, ToolCallResponse, Usage
-from agents.tasks._context import TaskContext
-from agents.tasks._generation import GenItem, generate_batch
+from agents.protocol import Tool, ToolCallRequest, ToolCallResponse
 from agents.tasks._json import check_schema
-from agents.tasks._params import gen_item
-from agents.tasks.extract import finish
+from agents.tasks._params import job
+from agents.tasks.extract import finish, usage_of
 
 DEFAULT_INSTRUCTION = (
     "You can call exactly one of the tools below. Choose the tool that fulfils the user's request "
@@ -42,35 +40,34 @@ def messages(req: ToolCallRequest) -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, *convo]
 
 
-def run(ctx: TaskContext, requests: list[ToolCallRequest]) -> list[ToolCallResponse | AgentError]:
+def run(ctx: Any, requests: list[ToolCallRequest]) -> list[ToolCallResponse | AgentError]:
     out: list[ToolCallResponse | AgentError | None] = [None] * len(requests)
-    items: list[tuple[int, GenItem]] = []
+    todo: list[int] = []
     schemas: dict[int, dict[str, Any]] = {}
     for i, req in enumerate(requests):
+        problems = [(t.name, check_schema(t.parameters)) for t in req.tools]
+        bad = [(name, p) for name, p in problems if p]
+        if bad:
+            name, problem = bad[0]
+            out[i] = InvalidRequest(
+                f"tool {name!r} parameters are not a valid JSON schema: {problem}", agent=ctx.name
+            )
+            continue
+        schemas[i] = call_schema(req.tools)
+        todo.append(i)
+    jobs = [
+        job(ctx, requests[i], messages=messages(requests[i]), json_schema=schemas[i] if requests[i].constrained else None)
+        for i in todo
+    ]
+    for i, res in zip(todo, ctx.generate(jobs) if jobs else [], strict=True):
+        if isinstance(res, AgentError):
+            out[i] = res
+            continue
         try:
-            for t in req.tools:
-                problem = check_schema(t.parameters)
-                if problem:
-                    raise InvalidRequest(f"tool {t.name!r} parameters are not a valid JSON schema: {problem}")
-            schemas[i] = call_schema(req.tools)
-            grammar = ctx.grammar(schemas[i]) if req.constrained else None
-            items.append((i, gen_item(ctx, req, ctx.chat_ids(messages(req)), grammar)))
-        except AgentError as exc:
-            exc.agent = exc.agent or ctx.name
+            data, raw = finish(ctx, res, schemas[i], requests[i].constrained)
+            if not isinstance(data, dict):
+                raise InvalidOutput("tool call is not a JSON object", raw=raw, agent=ctx.name)
+            out[i] = ToolCallResponse(name=data["name"], arguments=data["arguments"], raw=raw, usage=usage_of(res))
+        except InvalidOutput as exc:
             out[i] = exc
-    if items:
-        results = generate_batch(ctx.lm, [it for _, it in items])
-        for (i, _), res in zip(items, results, strict=True):
-            try:
-                data, raw = finish(ctx, res, schemas[i], requests[i].constrained)
-                if not isinstance(data, dict):
-                    raise InvalidOutput("tool call is not a JSON object", raw=raw, agent=ctx.name)
-                out[i] = ToolCallResponse(
-                    name=data["name"],
-                    arguments=data["arguments"],
-                    raw=raw,
-                    usage=Usage(tokens_in=res.tokens_in, tokens_out=res.tokens_out),
-                )
-            except InvalidOutput as exc:
-                out[i] = exc
     return out  # type: ignore[return-value]

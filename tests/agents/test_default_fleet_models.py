@@ -123,16 +123,26 @@ def test_smollm2_tool_call_picks_the_right_tool(smollm2_runner: ModelRunner) -> 
     validate(email.arguments, TOOLS[1]["function"]["parameters"])
 
 
-def test_gguf_conversion_is_cached(smollm2_runner: ModelRunner, default_fleet: object) -> None:
+def test_default_smollm2_runs_on_llama_cpp(smollm2_runner: ModelRunner) -> None:
     info = smollm2_runner.info()
-    gguf = smollm2_runner.spec.source().gguf_path
+    assert info["engine"] == "llama_cpp" and smollm2_runner.concurrent
+    assert info["slots"] == smollm2_runner.spec.batching.max_batch_size
+
+
+def test_gguf_conversion_is_cached(smollm2_runner: ModelRunner, default_fleet: object) -> None:
+    # The transformers engine still serves a GGUF when asked to: dequantised once, cached.
+    spec = smollm2_runner.spec.model_copy(update={"engine": "transformers"})
+    first = ModelRunner(spec).load()
+    info = first.info()
+    assert info["engine"] == "transformers"
+    gguf = spec.source().gguf_path
     assert gguf is not None
     cached = cached_conversion(gguf)
     assert cached is not None and str(cached) == info["gguf_cache"]
     assert Path(info["gguf_cache"]).is_relative_to(cache_root())
     assert (cached / "model.safetensors").is_file()
     # A second replica reads the converted weights instead of dequantising again.
-    second = ModelRunner(smollm2_runner.spec).load()
+    second = ModelRunner(spec).load()
     assert second.info()["gguf_cache_hit"] is True
     assert second.info()["gguf_cache"] == info["gguf_cache"]
     assert second.info()["parameters"] == info["parameters"]

@@ -1,0 +1,309 @@
+"""The ``llama_cpp`` engine: a GGUF file on llama.cpp's own server engine, in-process.
+
+The binding is ``xllamacpp`` (prebuilt CPU wheels on PyPI; see benchmarks/RESULTS.md for
+why it was chosen over a source build of ``llama-cpp-python``). It embeds llama.cpp's C++
+server loop, which is the field's reference for CPU serving:
+
+- **continuous batching**: a fixed pool of slots (``batching.max_batch_size``), each slot
+  a KV-cache sequence; every step decodes one token for each generating slot plus prompt
+  chunks of newly admitted requests in one ``llama_decode`` call, and a slot is freed the
+  moment its request finishes;
+- **prefix reuse**: a new request goes to the slot whose cached prompt shares the longest
+  prefix with it, and a host-memory prompt cache restores prefixes into any slot, so the
+  shared task instruction, schema and examples are not recomputed;
+- **grammars**: JSON schemas become llama.cpp grammars (``json_schema``), and the GGUF's
+  own chat template renders messages.
+
+Every public method is thread-safe and blocks only its caller: the Serve replica submits
+each request from its own thread and llama.cpp batches them together.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+from agents.engines.base import LRU, GenResult, Job, OnText
+from agents.errors import AgentError, InvalidRequest, ModelLoadError, SpecError
+from orchestrator.logging import get_logger
+
+log = get_logger(component="llama_cpp")
+
+# llama.cpp logs every slot event at info level; keep warnings and errors.
+_QUIET = 1
+
+
+def _usage(resp: dict[str, Any]) -> tuple[int, int, int]:
+    u = resp.get("usage") or {}
+    cached = int((u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    return int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0), cached
+
+
+class LlamaCppEngine:
+    """One agent's GGUF model on llama.cpp. Build with ``LlamaCppEngine(spec, threads=...).load()``."""
+
+    concurrent = True
+    kind: Literal["causal", "encoder"] = "causal"
+
+    def __init__(self, spec: Any, *, threads: int = 1, device: str = "cpu") -> None:
+        self.spec = spec
+        self.name: str = spec.name
+        self.threads = max(1, threads)
+        self.device = device
+        self.slots = spec.batching.max_batch_size
+        self.slot_ctx = spec.max_input_tokens + spec.generation.max_new_tokens
+        self.caches: dict[str, LRU] = {}
+        self._server: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._stats_lock = threading.Lock()
+        self._prompt_tokens = 0
+        self._cached_tokens = 0
+        self._requests = 0
+        self.load_s = 0.0
+
+    # -- loading ------------------------------------------------------------------------
+
+    def load(self) -> LlamaCppEngine:
+        try:
+            import xllamacpp as xlc
+        except ImportError as exc:  # pragma: no cover - a dependency of the package
+            raise ModelLoadError(f"engine 'llama_cpp' needs the xllamacpp package: {exc}", agent=self.name) from exc
+        source = self.spec.source()
+        path = source.gguf_path
+        if path is None:
+            raise SpecError(
+                f"engine 'llama_cpp' needs a local GGUF file; {self.spec.model!r} is not one "
+                "(use engine: transformers for Hugging Face models)",
+                agent=self.name,
+            )
+        started = time.perf_counter()
+        trained = _trained_context(path)
+        if trained:
+            # llama.cpp gives no slot more than the model was trained on.
+            self.slot_ctx = min(self.slot_ctx, trained)
+        p = xlc.CommonParams()
+        p.model.path = str(path)
+        p.n_parallel = self.slots
+        # One context per slot, each big enough for the agent's longest request: a longer
+        # prompt is refused with the sizes named instead of evicting other sequences.
+        p.n_ctx = self.slots * self.slot_ctx
+        p.kv_unified = False
+        p.cpuparams.n_threads = self.threads
+        p.cpuparams_batch.n_threads = self.threads
+        p.n_gpu_layers = 0 if self.device == "cpu" else -1
+        p.verbosity = _QUIET
+        p.endpoint_metrics = True
+        # The embedded server also listens on a loopback port; nobody but this process
+        # may use it, so it gets a key nobody knows.
+        p.api_keys = [secrets.token_hex(24)]
+        p.n_threads_http = 1
+        p.warmup = True
+        try:
+            self._server = xlc.Server(p)
+        except Exception as exc:
+            raise ModelLoadError(f"llama.cpp cannot load {path}: {exc}", agent=self.name) from exc
+        self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix=f"llama-{self.name}")
+        self.load_s = time.perf_counter() - started
+        log.info("model_loaded", agent=self.name, engine="llama_cpp", model=str(path), slots=self.slots,
+                 slot_ctx=self.slot_ctx, threads=self.threads, load_s=round(self.load_s, 2))
+        return self
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._server = None
+
+    def cache(self, name: str, maxsize: int = 1024) -> LRU:
+        if name not in self.caches:
+            self.caches[name] = LRU(maxsize)
+        return self.caches[name]
+
+    # -- requests -----------------------------------------------------------------------
+
+    def _body(self, job: Job) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "max_tokens": job.max_new_tokens,
+            "temperature": job.temperature,
+            "top_p": job.top_p,
+            # Same sampling as the transformers engine: temperature and nucleus only.
+            "top_k": 0,
+            "min_p": 0.0,
+            "cache_prompt": True,
+        }
+        if job.stop:
+            body["stop"] = list(job.stop)
+        if job.seed is not None:
+            body["seed"] = int(job.seed)
+        if job.json_schema is not None:
+            body["json_schema"] = job.json_schema
+        if job.messages is not None:
+            body["messages"] = job.messages
+        else:
+            body["prompt"] = job.prompt or ""
+        return body
+
+    def _call(self, body: dict[str, Any], on_chunk: Any = None) -> Any:
+        if self._server is None:
+            raise AgentError("llama.cpp engine is not loaded", agent=self.name)
+        handler = self._server.handle_chat_completions if "messages" in body else self._server.handle_completions
+        if on_chunk is None:
+            return handler(body)
+        return handler({**body, "stream": True, "stream_options": {"include_usage": True}}, on_chunk)
+
+    def _error(self, resp: dict[str, Any]) -> AgentError:
+        err = resp.get("error") or {}
+        msg = err.get("message") or str(resp)
+        kind = err.get("type", "")
+        if err.get("code") == 400 or kind in {"exceed_context_size_error", "invalid_request_error"}:
+            if kind == "exceed_context_size_error":
+                msg = (f"input is {err.get('n_prompt_tokens')} tokens; this agent takes at most "
+                       f"{self.slot_ctx} per request (max_input_tokens + max_new_tokens)")
+            return InvalidRequest(msg, agent=self.name)
+        return AgentError(f"llama.cpp: {msg}", agent=self.name)
+
+    def _record(self, tokens_in: int, cached: int) -> None:
+        with self._stats_lock:
+            self._requests += 1
+            self._prompt_tokens += tokens_in
+            self._cached_tokens += cached
+
+    def _result(self, job: Job, resp: dict[str, Any]) -> GenResult | AgentError:
+        if "error" in resp:
+            return self._error(resp)
+        choice = resp["choices"][0]
+        text = choice["message"].get("content") or "" if "message" in choice else choice.get("text", "")
+        tokens_in, tokens_out, cached = _usage(resp)
+        self._record(tokens_in, cached)
+        reason = "length" if choice.get("finish_reason") == "length" else "stop"
+        return GenResult(text=text, finish_reason=reason, tokens_in=tokens_in, tokens_out=tokens_out,
+                         cached_tokens=cached)
+
+    def _one(self, job: Job) -> GenResult | AgentError:
+        try:
+            return self._result(job, self._call(self._body(job)))
+        except AgentError as exc:
+            return exc
+        except Exception as exc:
+            return AgentError(f"llama.cpp failed: {type(exc).__name__}: {exc}", agent=self.name)
+
+    def generate(self, jobs: list[Job]) -> list[GenResult | AgentError]:
+        if len(jobs) == 1:
+            return [self._one(jobs[0])]
+        assert self._pool is not None
+        # Submitted together so llama.cpp decodes them in the same steps.
+        return list(self._pool.map(self._one, jobs))
+
+    def stream(self, job: Job, on_text: OnText) -> GenResult:
+        pieces: list[str] = []
+        final: dict[str, Any] = {}
+        error: dict[str, Any] = {}
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            if "error" in chunk:
+                error.update(chunk)
+                return True
+            if chunk.get("usage"):
+                final["usage"] = chunk["usage"]
+            for choice in chunk.get("choices") or []:
+                piece = (choice.get("delta") or {}).get("content") if "delta" in choice else choice.get("text")
+                if choice.get("finish_reason"):
+                    final["finish_reason"] = choice["finish_reason"]
+                if piece:
+                    pieces.append(piece)
+                    if on_text(piece):
+                        final.setdefault("finish_reason", "stop")
+                        return True
+            return False
+
+        self._call(self._body(job), on_chunk)
+        if error:
+            raise self._error(error)
+        tokens_in, tokens_out, cached = _usage(final)
+        self._record(tokens_in, cached)
+        reason = "length" if final.get("finish_reason") == "length" else "stop"
+        return GenResult(text="".join(pieces), finish_reason=reason, tokens_in=tokens_in,
+                         tokens_out=tokens_out or len(pieces), cached_tokens=cached)
+
+    def label_logprobs(self, messages: list[dict[str, str]], labels: list[str]) -> tuple[list[float], int]:
+        """Each label forced by a one-string grammar; its tokens' log-probabilities come from
+        the raw distribution (before the grammar), which is the label's likelihood. The
+        requests share the prompt, so all but the first reuse its KV cache."""
+
+        def score(label: str) -> tuple[float, int]:
+            grammar = "root ::= " + _gbnf_literal(label)
+            resp = self._call({"messages": messages, "max_tokens": 64, "temperature": 0.0, "grammar": grammar,
+                               "logprobs": True, "top_logprobs": 1, "cache_prompt": True})
+            if "error" in resp:
+                raise self._error(resp)
+            tokens_in, _, cached = _usage(resp)
+            self._record(tokens_in, cached)
+            content = (resp["choices"][0].get("logprobs") or {}).get("content") or []
+            # The end-of-generation token after the label carries no label text.
+            lps = [t["logprob"] for t in content if t.get("token")]
+            return (sum(lps) / len(lps) if lps else float("-inf")), tokens_in
+
+        assert self._pool is not None
+        scored = list(self._pool.map(score, labels))
+        return [s for s, _ in scored], (scored[0][1] if scored else 0)
+
+    # -- reporting ----------------------------------------------------------------------
+
+    def busy_slots(self) -> int:
+        """Sequences llama.cpp is decoding right now (its own metric)."""
+        if self._server is None:
+            return 0
+        for line in self._server.handle_metrics().splitlines():
+            if line.startswith("llamacpp:requests_processing"):
+                return int(float(line.split()[-1]))
+        return 0
+
+    def cache_stats(self) -> dict[str, Any]:
+        with self._stats_lock:
+            hit = self._cached_tokens / self._prompt_tokens if self._prompt_tokens else 0.0
+            return {"requests": self._requests, "prompt_tokens": self._prompt_tokens,
+                    "cached_prompt_tokens": self._cached_tokens, "prefix_cache_hit_rate": round(hit, 4)}
+
+    def info(self) -> dict[str, Any]:
+        size = os.path.getsize(self.spec.source().gguf_path or "") if self._server else 0
+        return {
+            "agent": self.name,
+            "model": self.spec.model,
+            "engine": "llama_cpp",
+            "kind": self.kind,
+            "weight_bytes": size,
+            "device": self.device,
+            "dtype": "gguf",
+            "tasks": [t.value for t in self.spec.tasks],
+            "classify_method": "likelihood" if any(t.value == "classify" for t in self.spec.tasks) else None,
+            "slots": self.slots,
+            "slot_context": self.slot_ctx,
+            "threads": self.threads,
+            "load_s": round(self.load_s, 3),
+            **self.cache_stats(),
+        }
+
+
+def _trained_context(path: Any) -> int | None:
+    """The GGUF's ``<arch>.context_length``, read from its header."""
+    try:
+        import gguf
+
+        reader = gguf.GGUFReader(str(path))
+        arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
+        field = reader.fields.get(f"{arch}.context_length")
+        return int(field.parts[-1][0]) if field is not None else None
+    except Exception:  # an unusual header: llama.cpp itself still applies the limit
+        return None
+
+
+def _gbnf_literal(text: str) -> str:
+    """``text`` as a GBNF string literal."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+__all__ = ["LlamaCppEngine"]

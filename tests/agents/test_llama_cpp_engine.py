@@ -1,0 +1,151 @@
+"""The llama_cpp engine on a tiny real GGUF (written by a fixture with the gguf package):
+every task kind, continuous batching, streaming and cancellation, prefix reuse."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import validate
+
+from agents.errors import InvalidOutput, InvalidRequest
+from agents.protocol import (
+    ChatResponse,
+    ClassifyResponse,
+    ExtractResponse,
+    GenerateResponse,
+    ToolCallResponse,
+)
+from agents.runtime import ModelRunner
+from agents.spec import AgentSpec
+
+PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "maxLength": 6}, "age": {"type": "integer", "minimum": 0, "maximum": 120}},
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
+TOOLS = [
+    {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 5}},
+                                           "required": ["city"], "additionalProperties": False}},
+    {"name": "ping", "parameters": {"type": "object", "properties": {}, "additionalProperties": False}},
+]
+# A random model decoding greedily repeats one token and never ends on its own: a long request.
+LONG = {"prompt": "The quick brown", "max_new_tokens": 1000}
+
+
+def gguf_spec(path: Path, **over: Any) -> AgentSpec:
+    data = {
+        "name": "tinygguf",
+        "model": str(path),
+        "tasks": ["generate", "chat", "classify", "extract", "tool_call"],
+        "device": "cpu",
+        "batching": {"max_batch_size": 4},
+        "generation": {"max_new_tokens": 16},
+        **over,
+    }
+    return AgentSpec.model_validate(data)
+
+
+@pytest.fixture(scope="module")
+def runner(tiny_gguf: Path) -> ModelRunner:
+    return ModelRunner(gguf_spec(tiny_gguf)).load()
+
+
+def test_gguf_defaults_to_llama_cpp_and_engine_can_be_chosen(tiny_gguf: Path, tiny_llm_dir: Path) -> None:
+    assert gguf_spec(tiny_gguf).resolved_engine == "llama_cpp"
+    assert gguf_spec(tiny_gguf, engine="transformers").resolved_engine == "transformers"
+    assert gguf_spec(tiny_llm_dir).resolved_engine == "transformers"
+    with pytest.raises(ValueError, match="engine 'llama_cpp' runs GGUF files"):
+        gguf_spec(tiny_llm_dir, engine="llama_cpp")
+    with pytest.raises(ValueError, match="do not embed"):
+        gguf_spec(tiny_gguf, engine="llama_cpp", tasks=["embed"])
+
+
+def test_every_task_kind(runner: ModelRunner) -> None:
+    assert runner.concurrent and runner.info()["engine"] == "llama_cpp"
+    [gen] = runner.run_batch("generate", [{"prompt": "The quick brown", "max_new_tokens": 5}])
+    assert isinstance(gen, GenerateResponse) and gen.usage.tokens_out == 5 and gen.finish_reason == "length"
+    [chat] = runner.run_batch("chat", [{"messages": [{"role": "user", "content": "hi"}], "max_new_tokens": 4}])
+    assert isinstance(chat, ChatResponse) and chat.usage.tokens_in > 3  # the chat template wrapped the message
+    [cls] = runner.run_batch("classify", [{"text": "I love it", "labels": ["positive", "negative", "spam"]}])
+    assert isinstance(cls, ClassifyResponse) and set(cls.scores) == {"positive", "negative", "spam"}
+    assert abs(sum(cls.scores.values()) - 1) < 1e-4 and len(set(cls.scores.values())) > 1
+    [ext] = runner.run_batch("extract", [{"text": "Alice is 31", "json_schema": PERSON, "max_new_tokens": 64}])
+    if isinstance(ext, InvalidOutput):  # only a token limit may cut a constrained answer short
+        assert "max_new_tokens" in str(ext)
+    else:
+        assert isinstance(ext, ExtractResponse)
+        validate(ext.data, PERSON)
+    [tool] = runner.run_batch("tool_call", [{"text": "weather in Paris?", "tools": TOOLS, "max_new_tokens": 48}])
+    if not isinstance(tool, InvalidOutput):
+        assert isinstance(tool, ToolCallResponse) and tool.name in {"get_weather", "ping"}
+
+
+def test_extract_under_a_token_limit_is_invalid_output_not_garbage(runner: ModelRunner) -> None:
+    schema = {"type": "object", "properties": {"s": {"type": "string", "minLength": 200}}, "required": ["s"]}
+    [res] = runner.run_batch("extract", [{"text": "x", "json_schema": schema, "max_new_tokens": 8}])
+    assert isinstance(res, InvalidOutput) and "max_new_tokens" in str(res) and res.raw
+
+
+def test_too_long_input_is_refused_with_the_sizes(runner: ModelRunner) -> None:
+    [res] = runner.run_batch("generate", [{"prompt": "fox " * 5000}])
+    assert isinstance(res, InvalidRequest) and "tokens" in str(res)
+
+
+def test_short_request_admitted_mid_generation_returns_before_the_long_one(runner: ModelRunner) -> None:
+    pieces: list[str] = []
+    started = threading.Event()
+    long_done: dict[str, Any] = {}
+
+    def on_text(piece: str) -> bool:
+        pieces.append(piece)
+        started.set()
+        return False
+
+    def long_call() -> None:
+        long_done["result"] = runner.stream("generate", LONG, on_text)
+        long_done["at"] = time.perf_counter()
+
+    t = threading.Thread(target=long_call)
+    t.start()
+    assert started.wait(30)
+    [short] = runner.run_batch("generate", [{"prompt": "Alice", "max_new_tokens": 2}])
+    short_at = time.perf_counter()
+    # The long request was still generating when the short one finished, so the short one
+    # was admitted into the running batch rather than queued behind it.
+    assert "at" not in long_done
+    t.join(60)
+    assert isinstance(short, GenerateResponse) and short.usage.tokens_out == 2
+    assert long_done["at"] > short_at
+    assert long_done["result"].usage.tokens_out == 1000
+
+
+def test_stream_stopped_by_the_caller_frees_its_slot(runner: ModelRunner) -> None:
+    pieces: list[str] = []
+    res = runner.stream("generate", LONG, lambda p: pieces.append(p) or len(pieces) >= 3)
+    assert isinstance(res, GenerateResponse) and 3 <= res.usage.tokens_out < 100
+    engine = runner.engine
+    deadline = time.monotonic() + 5
+    while engine.busy_slots() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine.busy_slots() == 0
+
+
+def test_shared_prefix_is_reused(runner: ModelRunner) -> None:
+    before = runner.engine.cache_stats()["cached_prompt_tokens"]
+    doc = "Send an email to bob@example.com about the meeting at 3pm. " * 4
+    for q in ["Who?", "When?"]:
+        runner.run_batch("chat", [{"messages": [{"role": "system", "content": doc}, {"role": "user", "content": q}],
+                                   "max_new_tokens": 2}])
+    assert runner.engine.cache_stats()["cached_prompt_tokens"] - before > 30
+
+
+def test_seeded_sampling_is_reproducible(runner: ModelRunner) -> None:
+    req = {"prompt": "The quick", "max_new_tokens": 8, "temperature": 1.0, "seed": 7}
+    a = runner.run_batch("generate", [req])[0].text
+    b = runner.run_batch("generate", [req])[0].text
+    assert a == b
