@@ -124,6 +124,41 @@ class ClassifyRequest(_Model):
         return self
 
 
+class RequestLimits(_Model):
+    """What one request may cost an agent (an agent's ``limits`` in the fleet file).
+
+    Likelihood classification reads the whole prompt once per label, so its cost grows
+    with the label count (50 labels held a 135M model's replica for 71 s on 2 cores);
+    similarity embeds each label text once and caches it. Characters bound tokens from
+    above for every tokenizer, so ``max_label_chars`` bounds label tokens without one.
+    """
+
+    max_labels: int = Field(default=64, ge=2, le=10_000)
+    max_likelihood_labels: int = Field(default=16, ge=2, le=10_000)
+    max_label_chars: int = Field(default=4096, ge=1)
+
+    def classify_problem(self, req: ClassifyRequest, method: str) -> str | None:
+        """Why ``req`` (classified by ``method``) exceeds these limits, naming the limit; None when within."""
+        if not req.labels:
+            return None
+        n = len(req.labels)
+        if method == "likelihood" and n > self.max_likelihood_labels:
+            return (
+                f"{n} labels exceed limits.max_likelihood_labels={self.max_likelihood_labels} (likelihood "
+                "classification reads the prompt once per label); send fewer labels, use method='similarity' "
+                "on an encoder, or raise the agent's limit in the fleet file"
+            )
+        if n > self.max_labels:
+            return f"{n} labels exceed limits.max_labels={self.max_labels}; send fewer labels or raise the agent's limit"
+        chars = sum(len(lab) for lab in req.labels) + sum(len(d) for d in (req.label_descriptions or {}).values())
+        if chars > self.max_label_chars:
+            return (
+                f"labels and their descriptions are {chars} characters, over limits.max_label_chars="
+                f"{self.max_label_chars}; shorten them or raise the agent's limit"
+            )
+        return None
+
+
 class ClassifyResponse(_Model):
     label: str
     # Probability-like scores over the labels, summing to 1.
@@ -262,6 +297,7 @@ __all__ = [
     "GenerateRequest",
     "GenerateResponse",
     "Request",
+    "RequestLimits",
     "Response",
     "TaskKind",
     "Tool",

@@ -26,7 +26,7 @@ from pydantic import (
 
 from agents.errors import AgentNotFound, SpecError
 from agents.models.source import ModelSource, resolve_source
-from agents.protocol import TaskKind
+from agents.protocol import RequestLimits, TaskKind
 
 FLEET_ENV = "SLMFLOW_FLEET"
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -169,6 +169,8 @@ class AgentSpec(_Spec):
     batching: Batching = Field(default_factory=Batching)
     pricing: Pricing = Field(default_factory=Pricing)
     generation: GenerationDefaults = Field(default_factory=GenerationDefaults)
+    # What one request may cost (label counts for classify); refusals name the limit.
+    limits: RequestLimits = Field(default_factory=RequestLimits)
     description: str = ""
 
     @field_validator("tasks", mode="before")
