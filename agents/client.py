@@ -17,7 +17,7 @@ import asyncio
 import random
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -36,6 +36,7 @@ from agents.protocol import (
     ExtractResponse,
     GenerateRequest,
     GenerateResponse,
+    StreamChunk,
     TaskKind,
     Tool,
     ToolCallRequest,
@@ -343,6 +344,45 @@ class AgentClient:
                 continue
             return self._finish(task, result, started)
 
+    async def stream(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: str | Sequence[ChatMessage | dict[str, str]] | None = None,
+        **params: Any,
+    ) -> AsyncIterator[StreamChunk]:
+        """Stream a generate answer (``prompt``) or a chat reply (``messages``) piece by piece.
+
+        Yields ``StreamChunk``s; the last one has ``finish_reason`` and ``usage``. Leaving the
+        loop early cancels the request on the replica, which frees its sequence slot. A stream
+        is not retried: a replica lost mid-answer raises ``AgentUnavailable``.
+        """
+        if (prompt is None) == (messages is None):
+            raise InvalidRequest("stream takes exactly one of prompt= or messages=", agent=self.name)
+        if messages is not None:
+            task, req = TaskKind.CHAT, self._chat_req(messages, **params)
+        else:
+            task, req = TaskKind.GENERATE, self._generate_req(prompt or "", **params)
+        started = time.perf_counter()
+        gen = self._get_handle().options(method_name="stream", stream=True).remote(task.value, req)
+        finished = False
+        try:
+            async for chunk in gen:
+                if isinstance(chunk, AgentError):
+                    finished = True
+                    self._finish(task, chunk, started)  # raises it, recorded
+                if chunk.usage is not None:
+                    finished = True
+                    if self._record_usage:
+                        record_call(self.name, task, chunk.usage, None)
+                yield chunk
+        except _retryable_exceptions() as exc:
+            finished = True
+            raise self._unavailable(task, 1, exc) from exc
+        finally:
+            if not finished:
+                gen.cancel()
+
     # -- typed requests -----------------------------------------------------------------
 
     @staticmethod
@@ -356,8 +396,8 @@ class AgentClient:
         return ChatRequest(messages=list(messages), **params)
 
     @staticmethod
-    def _classify_req(text: str, labels: Sequence[str], **params: Any) -> ClassifyRequest:
-        return ClassifyRequest(text=text, labels=list(labels), **params)
+    def _classify_req(text: str, labels: Sequence[str] | None, **params: Any) -> ClassifyRequest:
+        return ClassifyRequest(text=text, labels=list(labels) if labels is not None else None, **params)
 
     @staticmethod
     def _extract_req(text: str, schema: dict[str, Any] | type[BaseModel], **params: Any) -> ExtractRequest:
@@ -393,8 +433,9 @@ class AgentClient:
         """A reply to `messages` (a string is one user message), with the tokenizer's chat template."""
         return await self.call(TaskKind.CHAT, self._chat_req(messages, **params))
 
-    async def classify(self, text: str, labels: Sequence[str], **params: Any) -> ClassifyResponse:
-        """One of `labels`; params: label_descriptions, examples, instruction, method."""
+    async def classify(self, text: str, labels: Sequence[str] | None = None, **params: Any) -> ClassifyResponse:
+        """One of `labels` (optional for a specialist, which knows its own); params: label_descriptions,
+        examples, instruction, method."""
         return await self.call(TaskKind.CLASSIFY, self._classify_req(text, labels, **params))
 
     async def extract(self, text: str, schema: dict[str, Any] | type[BaseModel], **params: Any) -> ExtractResponse:
@@ -420,7 +461,7 @@ class AgentClient:
     def chat_sync(self, messages: str | Sequence[ChatMessage | dict[str, str]], **params: Any) -> ChatResponse:
         return self.call_sync(TaskKind.CHAT, self._chat_req(messages, **params))
 
-    def classify_sync(self, text: str, labels: Sequence[str], **params: Any) -> ClassifyResponse:
+    def classify_sync(self, text: str, labels: Sequence[str] | None = None, **params: Any) -> ClassifyResponse:
         return self.call_sync(TaskKind.CLASSIFY, self._classify_req(text, labels, **params))
 
     def extract_sync(self, text: str, schema: dict[str, Any] | type[BaseModel], **params: Any) -> ExtractResponse:

@@ -37,6 +37,8 @@ class Usage(_Model):
     compute_ms: float = Field(default=0.0, ge=0)
     replica_id: str | None = None
     cost_usd: float = Field(default=0.0, ge=0)
+    # Prompt tokens served from a reused KV cache (prefix reuse) instead of recomputed.
+    cached_tokens: int = Field(default=0, ge=0)
     batch_size: int = Field(default=1, ge=1)
 
 
@@ -69,6 +71,14 @@ class GenerateResponse(_Model):
     usage: Usage = Field(default_factory=Usage)
 
 
+class StreamChunk(_Model):
+    """A piece of a streamed generate or chat answer; the last chunk has ``finish_reason`` and ``usage``."""
+
+    text: str = ""
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+
+
 class ChatMessage(_Model):
     role: Literal["system", "user", "assistant", "tool"]
     content: str
@@ -99,10 +109,12 @@ class ClassifyRequest(_Model):
     Similarity: compares the text with each label's description (default: the label
     itself) and with the few-shot ``examples``. Likelihood: scores each label as the
     continuation of a prompt built from ``instruction``, examples and text.
+    ``labels`` may be left out only for an agent with a trained head (a specialist),
+    which knows its labels; given to such an agent, they must be a subset of them.
     """
 
     text: str
-    labels: list[str] = Field(min_length=2)
+    labels: list[str] | None = Field(default=None, min_length=2)
     label_descriptions: dict[str, str] | None = None
     examples: list[ClassifyExample] | None = None
     instruction: str | None = None
@@ -110,6 +122,10 @@ class ClassifyRequest(_Model):
 
     @model_validator(mode="after")
     def _labels_consistent(self) -> ClassifyRequest:
+        if self.labels is None:
+            if self.label_descriptions or self.examples:
+                raise ValueError("label_descriptions and examples need labels")
+            return self
         if len(set(self.labels)) != len(self.labels):
             raise ValueError(f"labels must be unique, got {self.labels}")
         if any(not lab.strip() for lab in self.labels):
@@ -299,6 +315,7 @@ __all__ = [
     "Request",
     "RequestLimits",
     "Response",
+    "StreamChunk",
     "TaskKind",
     "Tool",
     "ToolCallRequest",
