@@ -30,6 +30,21 @@ def _connect(address: str | None) -> None:
         ) from exc
 
 
+_INSECURE_HELP = "Allow binding beyond loopback without an API key (env SLMFLOW_ALLOW_INSECURE_BIND=1)."
+
+
+def _check_bind(host: str | None, api_key: str | None, allow: bool) -> None:
+    """The same refusal `deploy()` makes, for `--host` and SLMFLOW_HTTP_HOST alike, as a CLI error."""
+    from agents._bind import check_bind
+    from agents.errors import SpecError
+    from agents.fleet import API_KEY_ENV, HTTP_HOST_ENV
+
+    try:
+        check_bind(host or os.environ.get(HTTP_HOST_ENV, "127.0.0.1"), api_key or os.environ.get(API_KEY_ENV), allow)
+    except SpecError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _load(fleet_file: str | None):  # -> FleetSpec
     from agents.errors import SpecError
     from agents.spec import load_fleet
@@ -52,19 +67,28 @@ def agents() -> None:
 @click.option("--port", default=None, type=int, help="HTTP port (default 8000).")
 @click.option("--api-key-env", default="SLMFLOW_API_KEY", show_default=True, help="Env var holding the API key.")
 @click.option("--timeout", "timeout_s", default=600.0, show_default=True, help="Seconds to wait for healthy.")
+@click.option("--allow-insecure-bind", is_flag=True, help=_INSECURE_HELP)
 def deploy_cmd(
-    fleet_file: str | None, address: str | None, host: str | None, port: int | None, api_key_env: str, timeout_s: float
+    fleet_file: str | None,
+    address: str | None,
+    host: str | None,
+    port: int | None,
+    api_key_env: str,
+    timeout_s: float,
+    allow_insecure_bind: bool,
 ) -> None:
     """Deploy FLEET_FILE (default: the shipped fleet); only changed agents restart."""
     from agents.errors import AgentError
     from agents.fleet import deploy
 
     fleet = _load(fleet_file)
+    key = os.environ.get(api_key_env) or None
+    _check_bind(host, key, allow_insecure_bind)  # before joining a cluster
     _connect(address)
-    if host and host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get(api_key_env):
-        click.echo(f"warning: HTTP bound to {host} without an API key (set {api_key_env})", err=True)
     try:
-        status = deploy(fleet, host=host, port=port, api_key=os.environ.get(api_key_env), timeout_s=timeout_s)
+        status = deploy(
+            fleet, host=host, port=port, api_key=key, timeout_s=timeout_s, allow_insecure_bind=allow_insecure_bind
+        )
     except AgentError as exc:
         raise click.ClickException(str(exc)) from exc
     _print_status(status)
@@ -100,11 +124,14 @@ def delete_cmd(address: str | None) -> None:
 @click.option("-o", "--output", default="serve_config.yaml", show_default=True, type=click.Path(dir_okay=False))
 @click.option("--host", default=None, help="HTTP bind address (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="HTTP port (default 8000).")
-def build_cmd(fleet_file: str | None, output: str, host: str | None, port: int | None) -> None:
+@click.option("--allow-insecure-bind", is_flag=True, help=_INSECURE_HELP)
+def build_cmd(fleet_file: str | None, output: str, host: str | None, port: int | None, allow_insecure_bind: bool) -> None:
     """Write a Serve config for FLEET_FILE that `serve deploy` accepts."""
     from agents.fleet import build_serve_config
 
-    build_serve_config(_load(fleet_file), output, host=host, port=port)
+    fleet = _load(fleet_file)
+    _check_bind(host, None, allow_insecure_bind)
+    build_serve_config(fleet, output, host=host, port=port, allow_insecure_bind=allow_insecure_bind)
     click.echo(f"wrote {Path(output)} (deploy it with: serve deploy {output})")
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents._bind import check_bind
 from agents.errors import AgentError, SpecError
 from agents.spec import AgentSpec, FleetSpec, load_fleet
 from orchestrator.logging import get_logger as _get_logger
@@ -148,6 +149,7 @@ def build_serve_config(
     api_key: str | None = None,
     app_name: str = APP_NAME,
     route_prefix: str = "/",
+    allow_insecure_bind: bool = False,
 ) -> dict[str, Any]:
     """A Serve config (what `serve deploy` accepts) for `fleet`; written as YAML to `path` if given.
 
@@ -160,6 +162,7 @@ def build_serve_config(
 
     fleet = _as_fleet(fleet)
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    check_bind(host or _default_host(), key, allow_insecure_bind)
     args = AppArgs(fleet=fleet, api_key_sha256=hash_api_key(key))
     config = {
         "proxy_location": "HeadOnly",
@@ -240,13 +243,16 @@ def deploy(
     api_key: str | None = None,
     timeout_s: float = 600.0,
     wait: bool = True,
+    allow_insecure_bind: bool = False,
 ) -> FleetStatus:
     """Deploy (or update) the fleet and, with `wait`, block until every agent is healthy.
 
     `fleet` is a FleetSpec, a fleet YAML path, or None for `$SLMFLOW_FLEET` / the
     default fleet. The HTTP ingress binds `host` (default 127.0.0.1, env
     SLMFLOW_HTTP_HOST) and `port` (8000, SLMFLOW_HTTP_PORT) when Serve starts; with an
-    `api_key` (or SLMFLOW_API_KEY) it requires `Authorization: Bearer <key>`.
+    `api_key` (or SLMFLOW_API_KEY) it requires `Authorization: Bearer <key>`. A host beyond
+    loopback without a key is refused (SpecError) unless `allow_insecure_bind` or
+    SLMFLOW_ALLOW_INSECURE_BIND=1 opts in.
     Raises DeployError naming the failing agent and Serve's reason (for a model that
     cannot load, the replica's exception) or, after `timeout_s`, what is still pending.
     """
@@ -255,11 +261,12 @@ def deploy(
     from agents._ray import ensure_connected
 
     fleet = _as_fleet(fleet)
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    check_bind(host or _default_host(), key, allow_insecure_bind)
     ensure_connected()
     _ensure_serve(host or _default_host(), port or _default_port())
     needs_gpu_size = any(a.resources.num_gpus == "auto" for a in fleet.agents)
     gpu_memory = _cluster_gpu_memory() if needs_gpu_size else None
-    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     app = build_app(fleet, api_key_sha256=hash_api_key(key), gpu_memory_bytes=gpu_memory)
     started = time.time()
     log.info("deploying fleet", agents=fleet.names)
