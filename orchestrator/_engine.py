@@ -9,13 +9,11 @@ dependents released, so a step's output is durable before anything consumes it.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import inspect
 import json
 import logging
 import os
-import socket
 import traceback as tb_module
 from collections import deque
 from collections.abc import Callable
@@ -26,8 +24,9 @@ from orchestrator._graph import NO_FALLBACK, Node, resolve
 from orchestrator.context import _CURRENT, StepContext
 from orchestrator.errors import UnstorableValueError, describe, describe_repr
 from orchestrator.events import Event, EventKind, EventStream
-from orchestrator.executor import _pool
+from orchestrator.executor import abandoned_threads, run_in_thread
 from orchestrator.logging import get_logger, is_enabled_for
+from orchestrator.owners import HOST, owner_token
 from orchestrator.records import (
     AttemptRecord,
     Failure,
@@ -39,13 +38,13 @@ from orchestrator.records import (
 )
 from orchestrator.serialization import dumps
 from orchestrator.store import RunRow, Store
+from orchestrator.watchdog import watch
 
 if TYPE_CHECKING:
     from orchestrator.workflow import Workflow
 
 _S = StepStatus
 _TEXT = {status: status.value for status in StepStatus}
-_HOST = socket.gethostname()
 # How long a started step may go unrecorded when nothing else flushes (see _queue_started).
 _STARTED_ROW_DELAY = 0.05
 
@@ -54,6 +53,7 @@ class _State:
     """Mutable state of one node or map item during a run (turned into a StepRecord on demand)."""
 
     __slots__ = (
+        "abandoned",
         "attempts",
         "ended",
         "error_message",
@@ -79,6 +79,7 @@ class _State:
         self.map_index = index
         self.status = _S.PENDING
         self.attempts = 0
+        self.abandoned = 0
         self.history: list[list[Any]] | None = None
         self.started: float | None = None
         self.ended: float | None = None
@@ -151,6 +152,9 @@ class Run:
         deadline: float | None = None,
         preloaded: dict[str, Preloaded] | None = None,
         resumed: bool = False,
+        claimed: bool = False,
+        batch: str | None = None,
+        batch_index: int | None = None,
     ) -> None:
         self.wf = wf
         self.run_id = run_id
@@ -159,6 +163,9 @@ class Run:
         self.deadline = deadline
         self.events = EventStream()
         self.usage: list[UsageRecord] = []
+        # Things a reader of the record must know that no step status says: an abandoned
+        # thread, a blocked event loop.
+        self.warnings: list[str] = []
         self.status = RunStatus.PENDING
         self.error: str | None = None
         self.result: Any = None
@@ -166,6 +173,10 @@ class Run:
         self.started: float | None = None
         self.ended: float | None = None
         self._resumed = resumed
+        # Claimed: its row exists and names this process already (a resume, or a batch's input).
+        self._claimed = claimed
+        self.batch = batch
+        self.batch_index = batch_index
         self._preloaded = preloaded or {}
         self._limits = [s for s in (asyncio.Semaphore(max_concurrency) if max_concurrency else None, engine_limit) if s]
         self.values: dict[str, Any] = {}
@@ -208,8 +219,25 @@ class Run:
             ended_at=_dt(self.ended),
             steps=[self._step_record(st) for st in sorted(self.states.values(), key=_order)],
             owner_pid=os.getpid(),
-            owner_host=_HOST,
+            owner_host=HOST,
+            owner_token=owner_token(),
+            warnings=list(self.warnings),
+            code_hashes=self.wf.code_hashes,
+            batch=self.batch,
+            batch_index=self.batch_index,
         )
+
+    def step_codes(self) -> dict[Any, str]:
+        """Code objects of this run's step functions, by step name (the watchdog's lookup)."""
+        codes = {}
+        for node in self.wf.nodes:
+            code = getattr(node.step.fn if node.step is not None else None, "__code__", None)
+            if code is not None:
+                codes[code] = node.step.name  # type: ignore[union-attr]
+        return codes
+
+    def has_step_named(self, name: str) -> bool:
+        return any(n.step is not None and n.step.name == name for n in self.wf.nodes)
 
     def _step_record(self, st: _State) -> StepRecord:
         if st.history:
@@ -248,20 +276,16 @@ class Run:
     async def execute(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
         self._done = loop.create_future()
-        self.started = time()
+        self.started = self.started or time()
         self.status = RunStatus.RUNNING
-        if self.store is not None:
-            if self._resumed:
-                self.store.mark_run(
-                    self.run_id, RunStatus.RUNNING, started_at=self.started, owner_pid=os.getpid(), owner_host=_HOST
+        if self.store is not None and not self._claimed:
+            self.store.create_run(
+                RunRow(
+                    self.run_id, self.wf.name, self.wf.target, self.wf.graph_hash, str(RunStatus.RUNNING),
+                    dumps(self.inputs, allow_pickle=True), self.created, self.started, os.getpid(), HOST,
+                    self.wf.code_hashes_json, owner_token(),
                 )
-            else:
-                self.store.create_run(
-                    RunRow(
-                        self.run_id, self.wf.name, self.wf.target, self.wf.graph_hash, str(RunStatus.RUNNING),
-                        dumps(self.inputs, allow_pickle=True), self.created, self.started, os.getpid(), _HOST,
-                    )
-                )
+            )
         if self.events.listeners:
             self.events.emit(Event(EventKind.RUN_STARTED, self.run_id))
         if self._debug:
@@ -269,6 +293,7 @@ class Run:
         deadline_handle = None
         if self.deadline is not None:
             deadline_handle = loop.call_later(self.deadline, self._on_deadline)
+        watchdog = watch(loop, self)
         cancelled_from_outside = False
         try:
             for node in self.wf.nodes:
@@ -289,6 +314,8 @@ class Run:
                 deadline_handle.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if watchdog is not None:
+            watchdog.discard(self)
         self._finish()
         if cancelled_from_outside:
             raise asyncio.CancelledError
@@ -340,7 +367,10 @@ class Run:
                 result_text = dumps(self.result, allow_pickle=True, where="the workflow's result")
             except UnstorableValueError as exc:
                 result_text, self.error = None, self.error or str(exc)
-            self.store.mark_run(self.run_id, self.status, result=result_text, error=self.error, ended_at=now)
+            self.store.mark_run(
+                self.run_id, self.status, result=result_text, error=self.error, ended_at=now,
+                warnings=json.dumps(self.warnings) if self.warnings else None,
+            )  # fmt: skip
         if self.events.listeners:
             self.events.emit(Event(EventKind.RUN_FINISHED, self.run_id, status=str(self.status), error=self.error))
         if self.status is RunStatus.SUCCEEDED:
@@ -646,10 +676,11 @@ class Run:
                 t0 = time() if attempt > 1 else st.started
                 try:
                     if timeout is None:
-                        value = await self._call(step, args, kwargs)
+                        value = await self._call(step, st, args, kwargs)
                     else:
+                        abandoned = st.abandoned
                         async with asyncio.timeout(timeout):
-                            value = await self._call(step, args, kwargs)
+                            value = await self._call(step, st, args, kwargs)
                 except asyncio.CancelledError:
                     st.status = _S.CANCELLED
                     st.ended = time()
@@ -659,8 +690,12 @@ class Run:
                     t1 = time()
                     message = describe(exc)
                     if isinstance(exc, TimeoutError) and timeout is not None and not message:
-                        exc = TimeoutError(f"attempt {attempt} exceeded the step's {timeout}s timeout")
-                        message = str(exc)
+                        message = f"attempt {attempt} exceeded the step's {timeout}s timeout"
+                        if st.abandoned > abandoned:
+                            message += "; its thread was abandoned, still running the function"
+                        elif getattr(step.executor, "cancel_note", None):
+                            message += f"; {step.executor.cancel_note}"
+                        exc = TimeoutError(message)
                     if st.history is None:
                         st.history = []
                     st.history.append([attempt, t0, t1, type(exc).__name__, message])
@@ -703,13 +738,22 @@ class Run:
             self._log.debug("step finished", step=st.sid, attempt=st.attempts, fallback=st.fallback_used)
         return True, value
 
-    async def _call(self, step: Any, args: Any, kwargs: dict[str, Any]) -> Any:
+    async def _call(self, step: Any, st: _State, args: Any, kwargs: dict[str, Any]) -> Any:
         if step.executor is not None:
             return await step.executor.run(step.fn, tuple(args), kwargs)
         if step.is_async:
             return await step.fn(*args, **kwargs)
-        call = functools.partial(contextvars.copy_context().run, step.fn, *args, **kwargs)
-        return await self._loop.run_in_executor(_pool(), call)  # type: ignore[union-attr]
+        return await run_in_thread(step.fn, args, kwargs, functools.partial(self._abandoned, st))
+
+    def _abandoned(self, st: _State) -> None:
+        st.abandoned += 1
+        text = (
+            f"step {st.sid!r}, attempt {st.attempts}: its thread was abandoned while still running the "
+            f"function ({abandoned_threads()} abandoned thread(s) in this process); a thread cannot be "
+            "interrupted: use @step(executor='process') for a step that must be stopped"
+        )
+        self.warnings.append(text)
+        self._log.warning("step thread abandoned", step=st.sid, attempt=st.attempts, abandoned=abandoned_threads())
 
     async def _fallback(self, step: Any, args: Any, kwargs: dict[str, Any], exc: BaseException) -> Any:
         fallback = step.fallback

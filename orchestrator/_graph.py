@@ -7,18 +7,21 @@ workflow's graph is the list of nodes in creation order, which is a topological 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
 import typing
 from collections.abc import Callable
 from contextvars import ContextVar
+from types import CodeType
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from orchestrator.errors import DefinitionError, InputValidationError, UnstorableValueError
 from orchestrator.executor import Executor
+from orchestrator.processes import ProcessExecutor, process_executor, reference
 from orchestrator.retry import NO_RETRY, RetryPolicy
 from orchestrator.serialization import dumps
 
@@ -160,7 +163,7 @@ class Step:
         timeout: float | None = None,
         when: Callable[..., Any] | None = None,
         fallback: Any = NO_FALLBACK,
-        executor: Executor | None = None,
+        executor: Executor | str | None = None,
         receive_failures: bool = False,
         allow_pickle: bool = False,
     ) -> None:
@@ -174,8 +177,18 @@ class Step:
             raise DefinitionError(f"step {self.name!r}: timeout= must be a positive number of seconds")
         if when is not None and not callable(when):
             raise DefinitionError(f"step {self.name!r}: when= must be a callable returning a bool")
-        if executor is not None and not isinstance(executor, Executor):
-            raise DefinitionError(f"step {self.name!r}: executor= must have `async def run(fn, args, kwargs)`")
+        if executor == "thread":
+            executor = None
+        elif executor == "process":
+            reference(fn, f"step {self.name!r}")  # must be importable by name in a worker process
+            executor = process_executor()
+        elif isinstance(executor, ProcessExecutor):
+            reference(fn, f"step {self.name!r}")
+        elif executor is not None and not isinstance(executor, Executor):
+            raise DefinitionError(
+                f"step {self.name!r}: executor= must be 'thread', 'process' or an object with "
+                f"`async def run(fn, args, kwargs)`, got {executor!r}"
+            )
         self.retry = retry or NO_RETRY
         self.timeout = float(timeout) if timeout is not None else None
         self.when = when
@@ -371,6 +384,72 @@ def graph_hash(nodes: list[Node], output: Any) -> str:
     ]
     text = json.dumps([spec, _canon(output)], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _feed_code(code: CodeType, h: Any, skip_doc: bool) -> None:
+    # Bytecode, names and constants: what the function does, not where it sits in its file,
+    # so comments, blank lines and moving it around do not count as a change.
+    h.update(code.co_code)
+    h.update(repr((code.co_names, code.co_varnames, code.co_freevars, code.co_argcount,
+                   code.co_kwonlyargcount, code.co_flags)).encode())  # fmt: skip
+    consts = code.co_consts[1:] if skip_doc and code.co_consts and isinstance(code.co_consts[0], str) else code.co_consts
+    for const in consts:
+        if isinstance(const, CodeType):
+            _feed_code(const, h, skip_doc=False)
+        elif isinstance(const, frozenset):
+            h.update(repr(sorted(map(repr, const))).encode())  # set order varies with the hash seed
+        else:
+            h.update(repr(const).encode())
+
+
+def _feed_callable(fn: Any, h: Any) -> None:
+    if isinstance(fn, functools.partial):
+        _feed_callable(fn.func, h)
+        h.update(repr((fn.args, sorted(fn.keywords.items()))).encode())
+        return
+    fn = inspect.unwrap(fn) if callable(fn) else fn
+    code = getattr(fn, "__code__", None)
+    if code is None and callable(fn) and not inspect.isroutine(fn):
+        call = type(fn).__dict__.get("__call__") or next(
+            (c.__dict__["__call__"] for c in type(fn).__mro__ if "__call__" in c.__dict__), None
+        )
+        code = getattr(call, "__code__", None)
+    if isinstance(code, CodeType):
+        _feed_code(code, h, skip_doc=getattr(fn, "__doc__", None) is not None)
+        h.update(repr((getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None))).encode())
+    else:  # a builtin or C callable: its name is all there is to go on
+        h.update(repr(getattr(fn, "__qualname__", type(fn).__qualname__)).encode())
+
+
+def step_code_hash(step: Step) -> str:
+    """A hash of a step's own code (its function, `when=` and a callable `fallback=`).
+
+    It does not follow functions the step calls. Bytecode differs between Python versions, so
+    resuming under another Python counts as a change too.
+    """
+    h = hashlib.sha256()
+    _feed_callable(step.fn, h)
+    if step.when is not None:
+        h.update(b"|when|")
+        _feed_callable(step.when, h)
+    if step.fallback is not NO_FALLBACK and callable(step.fallback):
+        h.update(b"|fallback|")
+        _feed_callable(step.fallback, h)
+    return h.hexdigest()[:16]
+
+
+def code_hashes(nodes: list[Node]) -> dict[str, str]:
+    """Step name -> hash of its code, for every step of the graph (steps sharing a name combined)."""
+    by_name: dict[str, set[str]] = {}
+    seen: set[int] = set()
+    for n in nodes:
+        if n.step is not None and id(n.step) not in seen:
+            seen.add(id(n.step))
+            by_name.setdefault(n.step.name, set()).add(step_code_hash(n.step))
+    return {
+        name: next(iter(hashes)) if len(hashes) == 1 else hashlib.sha256("".join(sorted(hashes)).encode()).hexdigest()[:16]
+        for name, hashes in by_name.items()
+    }
 
 
 def _mermaid_id(node_id: str) -> str:

@@ -54,6 +54,14 @@ class GraphChangedError(ResumeError):
     """The workflow's graph changed since the run was recorded, so resuming is refused."""
 
 
+class StepCodeChangedError(GraphChangedError):
+    """A step's code changed since the run was recorded, so resuming is refused (unless allowed)."""
+
+
+class RunBusyError(ResumeError):
+    """The run is owned by a live process, or another resumer claimed it first."""
+
+
 def describe(exc: BaseException) -> str:
     """`str(exc)`, or a stand-in when the exception's own `__str__` raises (it must not take the run down)."""
     try:

@@ -86,6 +86,16 @@ class RunRecord(BaseModel):
     steps: list[StepRecord] = Field(default_factory=list)
     owner_pid: int | None = Field(default=None, description="process that last ran it")
     owner_host: str | None = None
+    owner_token: str | None = Field(default=None, description="tells the owner apart from a later process with its pid")
+    interrupted: bool = Field(
+        default=False, description="recorded running, but its owner process is gone: finish it with `slmflow resume`"
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="what no step status says: abandoned threads, a blocked event loop"
+    )
+    code_hashes: dict[str, str] | None = Field(default=None, description="hash of each step's code, by step name")
+    batch: str | None = Field(default=None, description="the batch (`run_many`, `slmflow run --inputs`) it belongs to")
+    batch_index: int | None = Field(default=None, description="its input's position in the batch")
 
     def step(self, step_id: str) -> StepRecord:
         for record in self.steps:

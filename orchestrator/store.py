@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from orchestrator.owners import owner_alive
 from orchestrator.records import (
     AttemptRecord,
     RunRecord,
@@ -60,6 +61,10 @@ class RunRow(NamedTuple):
     started_at: float | None
     owner_pid: int | None
     owner_host: str | None
+    code_hashes: str | None = None  # JSON {step name: hash of its code}
+    owner_token: str | None = None
+    batch: str | None = None
+    batch_index: int | None = None
 
 
 class StoredOutput(NamedTuple):
@@ -86,7 +91,31 @@ class Store(abc.ABC):
         ended_at: float | None = None,
         owner_pid: int | None = None,
         owner_host: str | None = None,
+        warnings: str | None = None,
     ) -> None: ...
+
+    @abc.abstractmethod
+    def create_runs(self, rows: Sequence[RunRow]) -> None:
+        """Insert every run in one transaction (a batch's inputs, recorded before any starts)."""
+
+    @abc.abstractmethod
+    def claim_run(
+        self,
+        run_id: str,
+        *,
+        expect_status: str,
+        expect_token: str | None,
+        owner_pid: int,
+        owner_host: str,
+        owner_token: str,
+        started_at: float,
+    ) -> bool:
+        """Atomically make the run `running` under a new owner, if it still has the status and
+        owner token the caller saw; False when another process got there first."""
+
+    @abc.abstractmethod
+    def batch_runs(self, batch: str) -> list[RunRecord]:
+        """The runs of a batch, in input order, without their steps."""
 
     @abc.abstractmethod
     def write_steps(self, rows: Sequence[StepRow]) -> None:
@@ -119,7 +148,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, target TEXT, graph_hash TEXT NOT NULL,
     status TEXT NOT NULL, inputs TEXT NOT NULL, result TEXT, error TEXT,
-    created_at REAL NOT NULL, started_at REAL, ended_at REAL, owner_pid INTEGER, owner_host TEXT
+    created_at REAL NOT NULL, started_at REAL, ended_at REAL, owner_pid INTEGER, owner_host TEXT,
+    warnings TEXT, code_hashes TEXT, owner_token TEXT, batch TEXT, batch_index INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
 CREATE TABLE IF NOT EXISTS steps (
@@ -139,6 +169,23 @@ CREATE TABLE IF NOT EXISTS usage (
 CREATE INDEX IF NOT EXISTS usage_run ON usage(run_id);
 CREATE INDEX IF NOT EXISTS usage_agent ON usage(agent);
 """
+
+# Columns added after the first release: stores made before them get them on open.
+_ADDED_RUN_COLUMNS = {
+    "warnings": "TEXT",
+    "code_hashes": "TEXT",
+    "owner_token": "TEXT",
+    "batch": "TEXT",
+    "batch_index": "INTEGER",
+}
+_RUN_COLUMNS = (
+    "run_id, workflow, target, graph_hash, status, inputs, result, error, created_at, started_at, ended_at,"
+    " owner_pid, owner_host, warnings, code_hashes, owner_token, batch, batch_index"
+)
+_INSERT_RUN = (
+    "INSERT INTO runs (run_id, workflow, target, graph_hash, status, inputs, created_at, started_at,"
+    " owner_pid, owner_host, code_hashes, owner_token, batch, batch_index) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 
 _INSERT_STEP = "INSERT OR REPLACE INTO steps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 # Most rows are a step that started or succeeded at its first try: every error, retry and
@@ -178,6 +225,18 @@ class SQLiteStore(Store):
         self._conn.execute("PRAGMA busy_timeout=30000")
         with self._lock:
             self._conn.executescript(_SCHEMA)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+        for column, kind in _ADDED_RUN_COLUMNS.items():
+            if column not in have:
+                try:
+                    self._conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process added it just now
+                        raise
+        self._conn.execute("CREATE INDEX IF NOT EXISTS runs_batch ON runs(batch) WHERE batch IS NOT NULL")
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
@@ -187,11 +246,38 @@ class SQLiteStore(Store):
             self._conn.execute(sql, params)
 
     def create_run(self, row: RunRow) -> None:
-        self._write(
-            "INSERT INTO runs (run_id, workflow, target, graph_hash, status, inputs, created_at, started_at,"
-            " owner_pid, owner_host) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            row,
-        )
+        self._write(_INSERT_RUN, row)
+
+    def create_runs(self, rows: Sequence[RunRow]) -> None:
+        self._insert_all((_INSERT_RUN, rows))
+
+    def claim_run(
+        self,
+        run_id: str,
+        *,
+        expect_status: str,
+        expect_token: str | None,
+        owner_pid: int,
+        owner_host: str,
+        owner_token: str,
+        started_at: float,
+    ) -> bool:
+        # One statement, so SQLite's write lock makes the check and the claim one step: of
+        # several processes claiming the same run, exactly one sees its row change.
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE runs SET status='running', error=NULL, ended_at=NULL, owner_pid=?, owner_host=?,"
+                " owner_token=?, started_at=? WHERE run_id=? AND status=? AND owner_token IS ?",
+                (owner_pid, owner_host, owner_token, started_at, run_id, expect_status, expect_token),
+            )
+            return cursor.rowcount == 1
+
+    def batch_runs(self, batch: str) -> list[RunRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE batch=? ORDER BY batch_index", (batch,)
+            ).fetchall()
+        return [self._run_from_row(r, []) for r in rows]
 
     def mark_run(
         self,
@@ -204,6 +290,7 @@ class SQLiteStore(Store):
         ended_at: float | None = None,
         owner_pid: int | None = None,
         owner_host: str | None = None,
+        warnings: str | None = None,
     ) -> None:
         sets = ["status=?", "error=?"]
         params: list[Any] = [str(status), error]
@@ -213,6 +300,7 @@ class SQLiteStore(Store):
             ("ended_at", ended_at),
             ("owner_pid", owner_pid),
             ("owner_host", owner_host),
+            ("warnings", warnings),
         ):
             if value is not None:
                 sets.append(f"{column}=?")
@@ -260,7 +348,9 @@ class SQLiteStore(Store):
             conn.execute("COMMIT")
 
     def _run_from_row(self, row: sqlite3.Row | tuple[Any, ...], steps: list[StepRecord]) -> RunRecord:
-        (run_id, workflow, target, ghash, status, inputs, result, error, created, started, ended, pid, host) = row
+        (run_id, workflow, target, ghash, status, inputs, result, error, created, started, ended, pid, host,
+         warnings, code_hashes, token, batch, batch_index) = row  # fmt: skip
+        interrupted = status == "running" and owner_alive(pid, host, token) is False
         return RunRecord(
             run_id=run_id,
             workflow=workflow,
@@ -276,11 +366,17 @@ class SQLiteStore(Store):
             steps=steps,
             owner_pid=pid,
             owner_host=host,
+            owner_token=token,
+            warnings=json.loads(warnings) if warnings else [],
+            code_hashes=json.loads(code_hashes) if code_hashes else None,
+            batch=batch,
+            batch_index=batch_index,
+            interrupted=interrupted,
         )
 
     def get_run(self, run_id: str) -> RunRecord:
         with self._lock:
-            row = self._conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            row = self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id!r} in {self.path}")
             step_rows = self._conn.execute(
@@ -311,7 +407,7 @@ class SQLiteStore(Store):
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT * FROM runs {clause} ORDER BY created_at DESC LIMIT ?", [*params, limit]
+                f"SELECT {_RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC LIMIT ?", [*params, limit]
             ).fetchall()
         return [self._run_from_row(r, []) for r in rows]
 

@@ -11,7 +11,6 @@ import itertools
 import json
 import os
 import secrets
-import socket
 import sys
 import time
 import weakref
@@ -22,22 +21,25 @@ from typing import Any, TypeVar, overload
 from pydantic import TypeAdapter, ValidationError
 
 from orchestrator._engine import Preloaded, Run, _predicate_caller
-from orchestrator._graph import NO_FALLBACK, Node, Step, _first_error, build, graph_hash, mermaid
+from orchestrator._graph import NO_FALLBACK, Node, Step, _first_error, build, code_hashes, graph_hash, mermaid
 from orchestrator.errors import (
     DefinitionError,
     GraphChangedError,
     InputValidationError,
     OrchestratorError,
     ResumeError,
+    RunBusyError,
     RunFailed,
+    StepCodeChangedError,
     UnstorableValueError,
 )
 from orchestrator.events import Event, EventKind, Listener
 from orchestrator.executor import Executor
+from orchestrator.owners import HOST, owner_alive, owner_token
 from orchestrator.records import RunRecord, RunStatus, StepStatus
 from orchestrator.retry import RetryPolicy
 from orchestrator.serialization import dumps, loads
-from orchestrator.store import Store, default_store
+from orchestrator.store import RunRow, Store, default_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,7 +62,7 @@ def step(
     timeout: float | None = None,
     when: Callable[..., Any] | None = None,
     fallback: Any = NO_FALLBACK,
-    executor: Executor | None = None,
+    executor: Executor | str | None = None,
     receive_failures: bool = False,
     allow_pickle: bool = False,
 ) -> Callable[[Callable[..., Any]], Step]: ...
@@ -72,7 +74,9 @@ def step(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     Options: `retry=RetryPolicy(...)`, `timeout=` seconds per attempt, `when=` a predicate on the
     step's arguments (false: the step is skipped), `fallback=` a value or a callable (called with
     the step's arguments, plus `error=` if it takes one) used once retries are exhausted,
-    `executor=` where the body runs, `receive_failures=True` to run even when inputs failed
+    `executor=` where the body runs ("thread", the default for a sync step; "process", a worker
+    process that is killed when the timeout fires, for sync steps that must be stoppable; or an
+    Executor such as cluster's `ray_task(...)`), `receive_failures=True` to run even when inputs failed
     (they arrive as `Failure` objects), `allow_pickle=True` to store non-JSON outputs, `name=`.
     """
     if fn is not None:
@@ -211,6 +215,8 @@ class Workflow:
         self.allow_pickle = allow_pickle
         self.nodes, self.output, self.input_nodes = build(fn, self.name, allow_pickle)
         self.graph_hash = graph_hash(self.nodes, self.output)
+        self.code_hashes = code_hashes(self.nodes)
+        self.code_hashes_json = json.dumps(self.code_hashes, sort_keys=True)
         self.node_by_id = {n.id: n for n in self.nodes}
         self.input_ids_json = {n.id: json.dumps([d.id for d in n.deps]) for n in self.nodes}
         self.signature = inspect.signature(fn)
@@ -371,35 +377,85 @@ class Workflow:
         return asyncio.run(self.arun(**inputs))
 
     async def arun_many(
-        self, inputs: Iterable[Mapping[str, Any]], *, concurrency: int = 16, on_event: Listener | None = None
+        self,
+        inputs: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        on_event: Listener | None = None,
+        on_done: Callable[[RunRecord], None] | None = None,
+        batch: str | None = None,
     ) -> list[RunRecord]:
-        """Run once per input mapping, `concurrency` runs at a time; records in input order."""
+        """Run once per input mapping, `concurrency` runs at a time; records in input order.
+
+        With a store, every input is recorded (as a `pending` run of batch `batch`, a new id
+        when not given) before any run starts, so an interrupted batch can be finished with
+        `resume_batch` (`slmflow resume --batch`). `on_done` gets each record as its run ends.
+        """
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
-        batch = list(inputs)
+        batch_inputs = list(inputs)
         validated = []
-        for i, item in enumerate(batch):
+        for i, item in enumerate(batch_inputs):
             try:
                 validated.append(self.validate_inputs(item))
             except InputValidationError as exc:
                 raise InputValidationError(f"input #{i}: {exc}") from None
+        store = self.store
+        ids = [new_run_id() for _ in validated]
+        if store is not None and validated:
+            batch = batch or new_run_id()
+            now = time.time()
+            store.create_runs(
+                [
+                    RunRow(
+                        run_id, self.name, self.target, self.graph_hash, str(RunStatus.PENDING),
+                        dumps(values, allow_pickle=True), now, None, None, None, self.code_hashes_json, None,
+                        batch, i,
+                    )
+                    for i, (run_id, values) in enumerate(zip(ids, validated, strict=True))
+                ]
+            )  # fmt: skip
         sem = asyncio.Semaphore(concurrency)
 
-        async def one(values: dict[str, Any]) -> RunRecord:
+        async def one(i: int, values: dict[str, Any]) -> RunRecord:
             async with sem:
                 run = Run(
-                    self, new_run_id(), values, self.store, max_concurrency=self.max_concurrency,
-                    engine_limit=_engine_limit(), deadline=self.deadline,
+                    self, ids[i], values, store, max_concurrency=self.max_concurrency,
+                    engine_limit=_engine_limit(), deadline=self.deadline, claimed=store is not None,
+                    batch=batch, batch_index=i,
                 )  # fmt: skip
-                return await _start(run, on_event).wait()
+                if store is not None and not _claim(store, run, str(RunStatus.PENDING), None):
+                    # Someone resumed this batch meanwhile and took this run: it is theirs.
+                    record = store.get_run(ids[i])
+                else:
+                    record = await _start(run, on_event).wait()
+                if on_done is not None:
+                    on_done(record)
+                return record
 
-        return list(await asyncio.gather(*(one(v) for v in validated)))
+        return list(await asyncio.gather(*(one(i, v) for i, v in enumerate(validated))))
 
     def run_many(
-        self, inputs: Iterable[Mapping[str, Any]], *, concurrency: int = 16, on_event: Listener | None = None
+        self,
+        inputs: Iterable[Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        on_event: Listener | None = None,
+        on_done: Callable[[RunRecord], None] | None = None,
+        batch: str | None = None,
     ) -> list[RunRecord]:
         _no_running_loop(f"{self.name}.run_many()", f"await {self.name}.arun_many(...)")
-        return asyncio.run(self.arun_many(inputs, concurrency=concurrency, on_event=on_event))
+        return asyncio.run(
+            self.arun_many(inputs, concurrency=concurrency, on_event=on_event, on_done=on_done, batch=batch)
+        )
+
+
+def _claim(store: Store, run: Run, expect_status: str, expect_token: str | None) -> bool:
+    run.started = time.time()
+    return store.claim_run(
+        run.run_id, expect_status=expect_status, expect_token=expect_token, owner_pid=os.getpid(),
+        owner_host=HOST, owner_token=owner_token(), started_at=run.started,
+    )  # fmt: skip
 
 
 def _start(run: Run, on_event: Listener | None) -> RunHandle:
@@ -522,31 +578,30 @@ def load_target(target: str) -> Workflow:
     raise ResumeError(f"{target!r} is not a workflow")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 async def aresume(
     run_id: str, *, store: Store | None = None, workflow: Workflow | None = None, force: bool = False,
-    on_event: Listener | None = None,
+    on_event: Listener | None = None, allow_changed_code: bool = False,
 ) -> Any:  # fmt: skip
     """Finish a run that crashed, was cancelled or failed; steps that succeeded are not run again.
 
     Returns the workflow's result (RunFailed if the resumed run still does not succeed).
     """
-    return await (await start_resume(run_id, store=store, workflow=workflow, force=force, on_event=on_event)).result()
+    handle = await start_resume(
+        run_id, store=store, workflow=workflow, force=force, on_event=on_event, allow_changed_code=allow_changed_code
+    )
+    return await handle.result()
 
 
 async def start_resume(
     run_id: str, *, store: Store | None = None, workflow: Workflow | None = None, force: bool = False,
-    on_event: Listener | None = None,
+    on_event: Listener | None = None, allow_changed_code: bool = False,
 ) -> RunHandle:  # fmt: skip
+    """Claim run `run_id` for this process and start finishing it.
+
+    Raises RunBusyError when its owner still runs it or another resumer claimed it first
+    (exactly one of several simultaneous resumers wins), GraphChangedError when the graph
+    changed, StepCodeChangedError when a step's code changed (unless `allow_changed_code`).
+    """
     store = store or default_store()
     try:
         record = store.get_run(run_id)
@@ -554,18 +609,21 @@ async def start_resume(
         raise ResumeError(f"no run {run_id!r} in {store!r}") from None
     live = _RUNS.get(run_id)
     if live is not None and live.status is RunStatus.RUNNING:
-        raise ResumeError(f"run {run_id} is still running in this process")
-    if (
-        not force
-        and record.status is RunStatus.RUNNING
-        and record.owner_pid not in (None, os.getpid())
-        and record.owner_host == socket.gethostname()
-        and _pid_alive(record.owner_pid)  # type: ignore[arg-type]
-    ):
-        raise ResumeError(
-            f"run {run_id} looks still running in process {record.owner_pid}; wait for it, stop it, "
-            "or pass force=True (--force) if that process is not running it"
-        )
+        raise RunBusyError(f"run {run_id} is still running in this process")
+    if record.status is RunStatus.RUNNING and not force:
+        mine = record.owner_token is not None and record.owner_token == owner_token()
+        alive = False if mine else owner_alive(record.owner_pid, record.owner_host, record.owner_token)
+        if alive:
+            raise RunBusyError(
+                f"run {run_id} looks still running in process {record.owner_pid}; wait for it, stop it, "
+                "or pass force=True (--force) if that process is not running it"
+            )
+        if alive is None and record.owner_pid is not None:
+            raise RunBusyError(
+                f"run {run_id} is recorded running by process {record.owner_pid} on host "
+                f"{record.owner_host!r}, which cannot be checked from here; if that process is gone, "
+                "pass force=True (--force)"
+            )
     if workflow is None:
         if not record.target:
             raise ResumeError(
@@ -582,6 +640,16 @@ async def start_resume(
             f"run {run_id} was recorded with graph {record.graph_hash} of workflow {record.workflow!r}, but "
             f"{workflow.name!r} now has graph {workflow.graph_hash}: its steps or their wiring changed. "
             "Resuming could mix outputs of two different graphs, so it is refused; start a new run"
+        )
+    changed = sorted(
+        name for name, digest in (record.code_hashes or {}).items() if workflow.code_hashes.get(name) != digest
+    )
+    if changed and not allow_changed_code:
+        raise StepCodeChangedError(
+            f"run {run_id}: the code of step(s) {', '.join(repr(c) for c in changed)} of workflow "
+            f"{record.workflow!r} changed since the run was recorded (or the Python version did). Resuming "
+            "would mix outputs of the old and the new code, so it is refused; start a new run, or pass "
+            "allow_changed_code=True (--allow-changed-code) to resume anyway"
         )
     outputs = store.load_outputs(run_id)
     preloaded: dict[str, Preloaded] = {}
@@ -600,14 +668,71 @@ async def start_resume(
         deadline=workflow.deadline,
         preloaded=preloaded,
         resumed=True,
+        claimed=True,
+        batch=record.batch,
+        batch_index=record.batch_index,
     )
+    if changed:
+        run.warnings.append(f"resumed with changed code of step(s) {', '.join(changed)} (allow_changed_code)")
+    if not _claim(store, run, str(record.status), record.owner_token):
+        now = store.get_run(run_id)
+        raise RunBusyError(
+            f"run {run_id} was claimed by another process just now (pid {now.owner_pid} on "
+            f"{now.owner_host!r}, status {now.status}); only one resume of a run may run at a time"
+        )
     return _start(run, on_event)
 
 
-def resume(run_id: str, *, store: Store | None = None, workflow: Workflow | None = None, force: bool = False) -> Any:
+def resume(
+    run_id: str, *, store: Store | None = None, workflow: Workflow | None = None, force: bool = False,
+    allow_changed_code: bool = False,
+) -> Any:  # fmt: skip
     """Blocking `aresume`."""
     _no_running_loop("resume()", "await aresume(...)")
-    return asyncio.run(aresume(run_id, store=store, workflow=workflow, force=force))
+    return asyncio.run(
+        aresume(run_id, store=store, workflow=workflow, force=force, allow_changed_code=allow_changed_code)
+    )
+
+
+async def resume_batch(
+    batch: str,
+    *,
+    store: Store | None = None,
+    concurrency: int = 16,
+    force: bool = False,
+    allow_changed_code: bool = False,
+    on_event: Listener | None = None,
+    on_done: Callable[[RunRecord], None] | None = None,
+    on_busy: Callable[[str, RunBusyError], None] | None = None,
+) -> list[RunRecord]:
+    """Finish every run of a batch that did not succeed (never started, interrupted, failed).
+
+    Runs another process still owns (or claims first) are left to it and reported to
+    `on_busy`; returns the records of the runs resumed here, in input order.
+    """
+    store = store or default_store()
+    runs = store.batch_runs(batch)
+    if not runs:
+        raise ResumeError(f"no batch {batch!r} in {store!r}")
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(record: RunRecord) -> RunRecord | None:
+        async with sem:
+            try:
+                handle = await start_resume(
+                    record.run_id, store=store, force=force, on_event=on_event, allow_changed_code=allow_changed_code
+                )
+            except RunBusyError as exc:
+                if on_busy is not None:
+                    on_busy(record.run_id, exc)
+                return None
+            done = await handle.wait()
+            if on_done is not None:
+                on_done(done)
+            return done
+
+    todo = [r for r in runs if r.status is not RunStatus.SUCCEEDED]
+    return [r for r in await asyncio.gather(*(one(r) for r in todo)) if r is not None]
 
 
 __all__ = [
@@ -619,6 +744,7 @@ __all__ = [
     "Workflow",
     "aresume",
     "resume",
+    "resume_batch",
     "set_engine_concurrency",
     "start_resume",
     "step",

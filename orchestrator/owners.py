@@ -1,0 +1,76 @@
+"""Who owns a running run, and whether that owner is still alive.
+
+A run in the store names its owner: the process id, the host, and a token that tells this
+process apart from a later one that happens to get the same pid (on Linux the token holds
+the process's start time, read from /proc). A run recorded `running` whose owner is gone was
+interrupted (killed, crashed, the machine rebooted): `slmflow runs list` shows it so and
+`slmflow resume` finishes it. On another host the owner cannot be checked from here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+
+HOST = socket.gethostname()
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), or None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _make_token() -> str:
+    pid = os.getpid()
+    return f"{HOST}:{pid}:{_start_time(pid) or secrets.token_hex(6)}"
+
+
+_TOKEN = _make_token()
+
+
+def _reseed() -> None:
+    global _TOKEN
+    _TOKEN = _make_token()
+
+
+os.register_at_fork(after_in_child=_reseed)
+
+
+def owner_token() -> str:
+    """This process's owner token, as written into the runs it claims."""
+    return _TOKEN
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OverflowError:
+        return False
+    return True
+
+
+def owner_alive(pid: int | None, host: str | None, token: str | None) -> bool | None:
+    """True or False for an owner on this host; None when it cannot be told (another host, no pid)."""
+    if pid is None or host != HOST:
+        return None
+    if token is not None and token == _TOKEN:
+        return True
+    if not _pid_alive(pid):
+        return False
+    parts = (token or "").rsplit(":", 2)
+    if len(parts) == 3 and parts[2].isdigit():
+        # The pid is in use; it is our owner only if that process started when the owner did.
+        return _start_time(pid) == parts[2]
+    return True
