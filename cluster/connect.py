@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -55,8 +56,10 @@ def connect(
 ) -> ClusterInfo:
     """Connect to Ray once per process and describe the cluster.
 
-    - no `address` and no `RAY_ADDRESS`: start an embedded local Ray (`num_cpus`/`num_gpus`
-      are its logical resources);
+    - no `address` and no `RAY_ADDRESS`: join the cluster `ray start` recorded on this machine
+      if it answers a bounded TCP probe, else start an embedded local Ray (a dead recorded
+      address is skipped with a warning, never waited on); with `num_cpus`/`num_gpus` always
+      an embedded Ray with those logical resources;
     - `"auto"`: the cluster started on this machine with `ray start`;
     - `"host:port"`: the head's GCS; `"ray://host:port"`: the Ray Client server.
 
@@ -79,7 +82,15 @@ def connect(
     if joining:
         # A bad address is reported as such even in a process that is already connected.
         host, port, kind = _resolve(str(target))
-        _probe(host, port, str(target), probe_timeout)
+        try:
+            _probe(host, port, str(target), probe_timeout)
+        except ClusterConnectError as exc:
+            if target != "auto":
+                raise
+            raise ClusterConnectError(
+                f"{exc} address='auto' took {host}:{port} from {current_cluster_file()}: a cluster that "
+                "stopped without `ray stop`? Start one (`slmflow cluster up`) or remove that file."
+            ) from exc
 
     if ray.is_initialized():
         current = cluster_info()
@@ -91,8 +102,14 @@ def connect(
         return current
 
     if not joining:
+        detected = None if (num_cpus is not None or num_gpus is not None) else _detected_address(probe_timeout)
+        if detected is not None:
+            # Ray's own default: join the cluster `ray start` left on this machine, now known to answer.
+            return connect(detected, namespace=namespace, probe_timeout=probe_timeout)
         log.info("starting embedded local ray", num_cpus=num_cpus, num_gpus=num_gpus)
         ray.init(
+            # "local": never let Ray read its current-cluster file again; _detected_address did.
+            address="local",
             num_cpus=num_cpus,
             num_gpus=num_gpus,
             namespace=namespace,
@@ -142,6 +159,47 @@ def cluster_info() -> ClusterInfo:
         resources={k: float(v) for k, v in ray.cluster_resources().items() if not k.startswith("node:")},
         started_here=_started_here,
     )
+
+
+def current_cluster_file() -> Path:
+    """The file where `ray start` records the head for `ray.init()` to find (honours RAY_TMPDIR)."""
+    from ray._common.utils import get_ray_address_file
+
+    return Path(get_ray_address_file(None))
+
+
+def _detected_address(probe_timeout: float) -> str | None:
+    """The live cluster `ray.init()` would join by itself, or None (then we start an embedded one).
+
+    `ray.init()` without an address joins whatever Ray's current-cluster file names and, when
+    that head has stopped (`ray start` + a killed head, or a head stopped without `ray stop`),
+    waits forever. We read the same file, probe the address with a bounded TCP connect, and
+    treat a dead one as absent: an embedded Ray just works, and the warning says why.
+    """
+    path = current_cluster_file()
+    try:
+        text = path.read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        log.warning("cannot read ray's current-cluster file; starting an embedded ray", file=str(path), error=str(exc))
+        return None
+    if not text:
+        return None
+    try:
+        host, port, _ = _resolve(text)
+        _probe(host, port, text, min(probe_timeout, 2.0))
+    except ClusterConnectError as exc:
+        log.warning(
+            "ignoring a stale ray cluster address; starting an embedded ray",
+            address=text,
+            file=str(path),
+            reason=str(exc),
+            hint=f"remove {path} (or run `slmflow cluster down`) to silence this",
+        )
+        return None
+    log.info("joining the ray cluster started on this machine", address=text, file=str(path))
+    return text
 
 
 def _resolve(target: str) -> tuple[str, int, str]:

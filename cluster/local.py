@@ -135,8 +135,38 @@ def down(timeout: float = 20.0) -> bool:
             time.sleep(0.5)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(head.pid, signal.SIGKILL)
+    forget_current_cluster(head)
     state_path().unlink(missing_ok=True)
     return running
+
+
+def forget_current_cluster(head: LocalHead) -> bool:
+    """Remove Ray's current-cluster file when it names `head` and nothing answers there any more.
+
+    `ray start` writes the head's address to `<temp dir>/ray_current_cluster` so `ray.init()`
+    finds it; only `ray stop` removes it, and we never run `ray stop` (it would stop every Ray
+    on the machine). Left behind, the file sends every later `ray.init()` to a dead address.
+    """
+    from ray._common.utils import get_ray_address_file
+
+    from cluster.connect import ClusterConnectError, _probe, _resolve
+
+    path = Path(get_ray_address_file(head.temp_dir))
+    try:
+        recorded = path.read_text().strip()
+    except OSError:
+        return False
+    port = head.gcs_address.rpartition(":")[2]
+    # Ray records the node's IP (not necessarily 127.0.0.1) with our port.
+    if not recorded.endswith(f":{port}"):
+        return False
+    try:
+        host, port_no, _ = _resolve(recorded)
+        _probe(host, port_no, recorded, 1.0)
+    except ClusterConnectError:
+        path.unlink(missing_ok=True)
+        return True
+    return False  # something answers there again: not ours to remove
 
 
 def describe() -> dict[str, object]:

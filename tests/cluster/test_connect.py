@@ -96,3 +96,43 @@ def test_connect_is_idempotent_when_connected(ray_cluster: None) -> None:
     again = connect()
     assert first == again
     assert first.nodes >= 1 and first.resources["CPU"] >= 1
+
+
+STALE_CONNECT = """
+import time
+t0 = time.monotonic()
+from cluster import connect, disconnect
+info = connect()
+print("CONNECTED", info.started_here, info.nodes, round(time.monotonic() - t0, 1), flush=True)
+disconnect()
+"""
+
+
+def test_a_stale_current_cluster_file_does_not_hang_connect() -> None:
+    """`ray start` recorded a head that is gone: the embedded default still just works."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    # Short (unix socket paths) and private: RAY_TMPDIR moves Ray's current-cluster file here,
+    # so this test never touches /tmp/ray, which other Ray users on the machine share.
+    tmp = Path(f"/tmp/slmc-{os.getpid()}")
+    (tmp / "ray").mkdir(parents=True, exist_ok=True)
+    port = free_port()  # nothing listens there: the head that wrote the file has stopped
+    (tmp / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{port}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(RAY_TMPDIR=str(tmp), RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", STALE_CONNECT], env=env, capture_output=True, text=True, timeout=120
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"connect() hung on the dead address 127.0.0.1:{port}: {exc.stderr!r}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "CONNECTED True 1" in out.stdout, out.stdout + out.stderr
+    # The warning names the dead address, so the user learns why the cluster was not joined.
+    assert f"127.0.0.1:{port}" in out.stdout + out.stderr
+

@@ -49,11 +49,14 @@ def test_up_status_down(tmp_path: Path) -> None:
         info = json.loads(st.stdout)
         assert info["running"] is True and info["pid"] == pid
         assert [n["head"] for n in info["nodes"]] == [True]
+        assert (temp_dir / "ray_current_cluster").read_text().strip().endswith(f":{gcs}")
     finally:
         down = subprocess.run(
             [SLMFLOW, "cluster", "down"], env=env, capture_output=True, text=True, timeout=60
         )
     assert down.stdout.strip() == "stopped", down.stdout + down.stderr
+    # `ray start` recorded the head for ray.init(); a dead address left there hangs every later run.
+    assert not (temp_dir / "ray_current_cluster").exists(), "down left Ray's current-cluster file behind"
     deadline = time.monotonic() + 20
     while (
         time.monotonic() < deadline
