@@ -26,7 +26,7 @@ from orchestrator.errors import UnstorableValueError, describe, describe_repr
 from orchestrator.events import Event, EventKind, EventStream
 from orchestrator.executor import abandoned_threads, run_in_thread
 from orchestrator.logging import get_logger, is_enabled_for
-from orchestrator.owners import HOST, owner_token
+from orchestrator.owners import HOST, claim_token
 from orchestrator.records import (
     AttemptRecord,
     Failure,
@@ -177,6 +177,7 @@ class Run:
         self._claimed = claimed
         self.batch = batch
         self.batch_index = batch_index
+        self.owner_token = claim_token()
         self._preloaded = preloaded or {}
         self._limits = [s for s in (asyncio.Semaphore(max_concurrency) if max_concurrency else None, engine_limit) if s]
         self.values: dict[str, Any] = {}
@@ -220,7 +221,7 @@ class Run:
             steps=[self._step_record(st) for st in sorted(self.states.values(), key=_order)],
             owner_pid=os.getpid(),
             owner_host=HOST,
-            owner_token=owner_token(),
+            owner_token=self.owner_token,
             warnings=list(self.warnings),
             code_hashes=self.wf.code_hashes,
             batch=self.batch,
@@ -283,7 +284,7 @@ class Run:
                 RunRow(
                     self.run_id, self.wf.name, self.wf.target, self.wf.graph_hash, str(RunStatus.RUNNING),
                     dumps(self.inputs, allow_pickle=True), self.created, self.started, os.getpid(), HOST,
-                    self.wf.code_hashes_json, owner_token(),
+                    self.wf.code_hashes_json, self.owner_token,
                 )
             )
         if self.events.listeners:

@@ -4,6 +4,7 @@ Exit codes scripts can rely on:
   0  every run succeeded
   1  a run ended failed, partial or cancelled (its record says why)
   2  usage or definition error: bad target, bad inputs, unknown run, resume refused
+  3  the run is busy: its owner process still runs it, or another `resume` claimed it first
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import click
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
 
 def _fail(message: str) -> None:
@@ -48,6 +49,11 @@ def load_workflow(target: str) -> Any:
         module = importlib.util.module_from_spec(spec)
         sys.modules[path.stem] = module
         spec.loader.exec_module(module)
+        for value in vars(module).values():
+            if isinstance(value, Workflow) and value.target and value.target.startswith(f"{path.stem}:"):
+                # `resume` runs elsewhere, where the module is not importable by its bare name:
+                # record the file instead.
+                value.target = f"{path.resolve()}:{value.target.partition(':')[2]}"
     else:
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
@@ -109,15 +115,28 @@ def _read_jsonl(path: str) -> list[dict[str, Any]]:
 def _outcome(record: Any) -> dict[str, Any]:
     from orchestrator.serialization import to_jsonable
 
-    return {
+    out = {
         "run_id": record.run_id,
         "status": str(record.status),
         "result": to_jsonable(record.result),
         "error": record.error,
     }
+    if record.batch_index is not None:
+        out["index"] = record.batch_index  # lines come as runs end: this says which input
+    return out
 
 
-async def _run_with_progress(wf: Any, batch: list[dict[str, Any]], concurrency: int, show: bool) -> list[Any]:
+def _emit(record: Any) -> None:
+    """One result line, flushed at once: a batch killed half way keeps every finished line."""
+    click.echo(json.dumps(_outcome(record)))
+    sys.stdout.flush()
+    if not record.succeeded:
+        click.echo(f"run {record.run_id} {record.status}: {record.error}", err=True)
+
+
+async def _run_with_progress(
+    wf: Any, batch: list[dict[str, Any]], concurrency: int, show: bool, batch_id: str | None
+) -> list[Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -146,7 +165,7 @@ async def _run_with_progress(wf: Any, batch: list[dict[str, Any]], concurrency: 
                 failed += int(bad)
                 progress.update(task, advance=1, failed=f"[red]{failed} failed" if failed else "")
 
-        return await wf.arun_many(batch, concurrency=concurrency, on_event=on_event)
+        return await wf.arun_many(batch, concurrency=concurrency, on_event=on_event, on_done=_emit, batch=batch_id)
 
 
 @click.command("run")
@@ -184,14 +203,20 @@ def run(target: str, pairs: tuple[str, ...], inputs_file: str | None, concurrenc
         wf = wf.with_options(**options)
     batch = _read_jsonl(inputs_file) if inputs_file else [_parse_inputs(pairs)]
     show = not no_progress and sys.stderr.isatty()
+    batch_id = None
+    if inputs_file and wf.store is not None:
+        from orchestrator.workflow import new_run_id
+
+        batch_id = new_run_id()
+        click.echo(
+            f"batch {batch_id}: {len(batch)} inputs recorded before any run starts; if interrupted, "
+            f"finish it with `slmflow resume --batch {batch_id}`",
+            err=True,
+        )
     try:
-        records = asyncio.run(_run_with_progress(wf, batch, concurrency, show))
+        records = asyncio.run(_run_with_progress(wf, batch, concurrency, show, batch_id))
     except DefinitionError as exc:
         _fail(str(exc))
-    for record in records:
-        click.echo(json.dumps(_outcome(record)))
-        if not record.succeeded:
-            click.echo(f"run {record.run_id} {record.status}: {record.error}", err=True)
     raise SystemExit(EXIT_OK if all(r.succeeded for r in records) else EXIT_RUN_FAILED)
 
 
@@ -202,7 +227,11 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--limit", "-n", default=20, show_default=True)
-@click.option("--status", type=click.Choice(["pending", "running", "succeeded", "partial", "failed", "cancelled"]))
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "running", "interrupted", "succeeded", "partial", "failed", "cancelled"]),
+    help="'interrupted': recorded running, but the process that ran it is gone.",
+)
 @click.option("--workflow", "-w", help="Only runs of this workflow name.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 def runs_list(limit: int, status: str | None, workflow: str | None, as_json: bool) -> None:
@@ -213,7 +242,10 @@ def runs_list(limit: int, status: str | None, workflow: str | None, as_json: boo
     from orchestrator.records import RunStatus
     from orchestrator.store import default_store
 
-    records = default_store().list_runs(limit=limit, status=RunStatus(status) if status else None, workflow=workflow)
+    wanted = RunStatus.RUNNING if status == "interrupted" else RunStatus(status) if status else None
+    records = default_store().list_runs(limit=limit, status=wanted, workflow=workflow)
+    if status in ("running", "interrupted"):
+        records = [r for r in records if r.interrupted == (status == "interrupted")]
     if as_json:
         for r in records:
             click.echo(r.model_dump_json(exclude={"steps", "result"}))
@@ -230,12 +262,27 @@ def runs_list(limit: int, status: str | None, workflow: str | None, as_json: boo
     for r in records:
         seconds = f"{(r.ended_at - r.started_at).total_seconds():.3f}" if r.ended_at and r.started_at else ""
         started = r.started_at.strftime("%m-%d %H:%M:%S") if r.started_at else ""
-        table.add_row(r.run_id, r.workflow, _colour(str(r.status)), started, seconds, (r.error or "")[:80])
-    Console().print(table)
+        table.add_row(r.run_id, r.workflow, _colour(_shown_status(r)), started, seconds, (r.error or "")[:80])
+    console = Console()
+    console.print(table)
+    interrupted = [r for r in records if r.interrupted]
+    if interrupted:
+        batches = sorted({r.batch for r in interrupted if r.batch})
+        console.print(
+            f"{len(interrupted)} interrupted run(s): the process that ran them is gone. Finish one with "
+            f"`slmflow resume RUN_ID`"
+            + (f", a whole batch with `slmflow resume --batch {batches[0]}`" if batches else "")
+        )
+
+
+def _shown_status(record: Any) -> str:
+    return "interrupted" if record.interrupted else str(record.status)
 
 
 def _colour(status: str) -> str:
-    colour = {"succeeded": "green", "failed": "red", "partial": "yellow", "cancelled": "magenta"}.get(status)
+    colour = {
+        "succeeded": "green", "failed": "red", "partial": "yellow", "cancelled": "magenta", "interrupted": "red",
+    }.get(status)  # fmt: skip
     return f"[{colour}]{status}[/{colour}]" if colour else status
 
 
@@ -260,9 +307,16 @@ def runs_show(run_id: str, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     console = Console()
-    console.print(f"run [bold]{record.run_id}[/bold] of [bold]{record.workflow}[/bold]: {_colour(str(record.status))}")
+    console.print(f"run [bold]{record.run_id}[/bold] of [bold]{record.workflow}[/bold]: {_colour(_shown_status(record))}")
+    if record.interrupted:
+        console.print(
+            f"the process that ran it (pid {record.owner_pid} on {record.owner_host}) is gone; "
+            f"finish it with `slmflow resume {record.run_id}`"
+        )
     if record.error:
         console.print(f"error: {record.error}")
+    for warning in record.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     table = Table()
     for col in ("step", "status", "attempts", "started", "seconds", "error / note"):
         table.add_column(col)
@@ -277,28 +331,57 @@ def runs_show(run_id: str, as_json: bool) -> None:
 
 
 @click.command("resume")
-@click.argument("run_id")
+@click.argument("run_id", required=False)
+@click.option("--batch", "batch", metavar="BATCH", help="Finish every unfinished run of a batch (`run --inputs`).")
 @click.option("--force", is_flag=True, help="Resume even if the run's recorded process looks alive.")
-def resume(run_id: str, force: bool) -> None:
-    """Finish run RUN_ID (crashed, cancelled or failed) without re-running finished steps."""
-    from orchestrator.errors import ResumeError
-    from orchestrator.workflow import start_resume
+@click.option("--allow-changed-code", is_flag=True, help="Resume even though a step's code changed since the run.")
+@click.option("--concurrency", "-c", default=16, show_default=True, help="Runs at once with --batch.")
+def resume(run_id: str | None, batch: str | None, force: bool, allow_changed_code: bool, concurrency: int) -> None:
+    """Finish run RUN_ID (crashed, cancelled or failed) without re-running finished steps.
+
+    Of several resumes of one run at once, exactly one runs it; the others exit 3.
+    """
+    from orchestrator.errors import ResumeError, RunBusyError
+    from orchestrator.workflow import resume_batch, start_resume
 
     _quiet_logs()
+    if (run_id is None) == (batch is None):
+        _fail("give a RUN_ID or --batch BATCH (one of them)")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
 
+    if batch is not None:
+        busy: list[str] = []
+
+        def on_busy(rid: str, exc: Exception) -> None:
+            busy.append(rid)
+            click.echo(f"run {rid} skipped: {exc}", err=True)
+
+        try:
+            records = asyncio.run(
+                resume_batch(
+                    batch, force=force, allow_changed_code=allow_changed_code, concurrency=concurrency,
+                    on_done=_emit, on_busy=on_busy,
+                )
+            )  # fmt: skip
+        except ResumeError as exc:
+            _fail(str(exc))
+        if busy:
+            raise SystemExit(EXIT_BUSY)
+        raise SystemExit(EXIT_OK if all(r.succeeded for r in records) else EXIT_RUN_FAILED)
+
     async def go() -> Any:
-        handle = await start_resume(run_id, force=force)
+        handle = await start_resume(run_id, force=force, allow_changed_code=allow_changed_code)  # type: ignore[arg-type]
         return await handle.wait()
 
     try:
         record = asyncio.run(go())
+    except RunBusyError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BUSY) from None
     except ResumeError as exc:
         _fail(str(exc))
-    click.echo(json.dumps(_outcome(record)))
-    if not record.succeeded:
-        click.echo(f"run {record.run_id} {record.status}: {record.error}", err=True)
+    _emit(record)
     raise SystemExit(EXIT_OK if record.succeeded else EXIT_RUN_FAILED)
 
 

@@ -9,6 +9,7 @@ interrupted (killed, crashed, the machine rebooted): `slmflow runs list` shows i
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import socket
@@ -45,8 +46,21 @@ os.register_at_fork(after_in_child=_reseed)
 
 
 def owner_token() -> str:
-    """This process's owner token, as written into the runs it claims."""
+    """This process's owner token."""
     return _TOKEN
+
+
+_CLAIMS = itertools.count(1)
+
+
+def claim_token() -> str:
+    """A token for one claim of a run: this process's token and a counter, so that no two
+    claims (not even two of this process) write the same value, which claims compare."""
+    return f"{_TOKEN}#{next(_CLAIMS)}"
+
+
+def is_mine(token: str | None) -> bool:
+    return token is not None and token.partition("#")[0] == _TOKEN
 
 
 def _pid_alive(pid: int) -> bool:
@@ -65,11 +79,11 @@ def owner_alive(pid: int | None, host: str | None, token: str | None) -> bool | 
     """True or False for an owner on this host; None when it cannot be told (another host, no pid)."""
     if pid is None or host != HOST:
         return None
-    if token is not None and token == _TOKEN:
+    if is_mine(token):
         return True
     if not _pid_alive(pid):
         return False
-    parts = (token or "").rsplit(":", 2)
+    parts = (token or "").partition("#")[0].rsplit(":", 2)
     if len(parts) == 3 and parts[2].isdigit():
         # The pid is in use; it is our owner only if that process started when the owner did.
         return _start_time(pid) == parts[2]

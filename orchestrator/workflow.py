@@ -35,7 +35,7 @@ from orchestrator.errors import (
 )
 from orchestrator.events import Event, EventKind, Listener
 from orchestrator.executor import Executor
-from orchestrator.owners import HOST, owner_alive, owner_token
+from orchestrator.owners import HOST, is_mine, owner_alive
 from orchestrator.records import RunRecord, RunStatus, StepStatus
 from orchestrator.retry import RetryPolicy
 from orchestrator.serialization import dumps, loads
@@ -454,7 +454,7 @@ def _claim(store: Store, run: Run, expect_status: str, expect_token: str | None)
     run.started = time.time()
     return store.claim_run(
         run.run_id, expect_status=expect_status, expect_token=expect_token, owner_pid=os.getpid(),
-        owner_host=HOST, owner_token=owner_token(), started_at=run.started,
+        owner_host=HOST, owner_token=run.owner_token, started_at=run.started,
     )  # fmt: skip
 
 
@@ -608,10 +608,11 @@ async def start_resume(
     except KeyError:
         raise ResumeError(f"no run {run_id!r} in {store!r}") from None
     live = _RUNS.get(run_id)
-    if live is not None and live.status is RunStatus.RUNNING:
+    if live is not None and live.status in (RunStatus.PENDING, RunStatus.RUNNING):
         raise RunBusyError(f"run {run_id} is still running in this process")
     if record.status is RunStatus.RUNNING and not force:
-        mine = record.owner_token is not None and record.owner_token == owner_token()
+        # Ours but not live here (checked just above): nothing runs it any more.
+        mine = is_mine(record.owner_token)
         alive = False if mine else owner_alive(record.owner_pid, record.owner_host, record.owner_token)
         if alive:
             raise RunBusyError(

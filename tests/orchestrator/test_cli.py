@@ -68,7 +68,9 @@ def test_batch_from_jsonl(runner: CliRunner, tmp_path: Path) -> None:
     batch.write_text("\n".join(json.dumps({"x": x}) for x in (1, 20, 3)) + "\n")
     res = runner.invoke(cli.run, ["tests.orchestrator.flows:guarded", "--inputs", str(batch), "-c", "2"])
     assert res.exit_code == 1
-    assert [o["status"] for o in _lines(res.stdout)] == ["succeeded", "failed", "succeeded"]
+    # Lines come as runs end, each naming its input's position.
+    lines = sorted(_lines(res.stdout), key=lambda o: o["index"])
+    assert [o["status"] for o in lines] == ["succeeded", "failed", "succeeded"]
 
 
 def test_usage_errors_exit_2(runner: CliRunner) -> None:
