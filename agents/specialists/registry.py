@@ -237,13 +237,20 @@ class Registry:
     # -- references ---------------------------------------------------------------------
 
     def resolve(self, reference: str) -> Path:
-        """The version folder ``specialist:NAME`` (promoted), ``NAME@latest`` or ``NAME@vN`` names."""
+        """The version folder a reference names.
+
+        ``specialist:NAME``: the promoted version, or the newest while none was promoted;
+        ``@promoted`` insists on a promoted one; ``@latest`` the newest; ``@vN`` that version.
+        """
         body = reference[len(REFERENCE_PREFIX) :] if reference.startswith(REFERENCE_PREFIX) else reference
         name, _, pin = body.partition("@")
         name = check_name(name.strip("/"))
         if not self.versions(name):
             raise RegistryError(self._missing(name))
-        if pin in ("", "promoted"):
+        if pin == "":
+            # Before any promotion the newest version is served as a candidate (shadow mode).
+            version = self._pick(name, None)
+        elif pin == "promoted":
             version = self.promoted(name)
             if version is None:
                 raise RegistryError(
@@ -255,7 +262,8 @@ class Registry:
         else:
             m = _VERSION_DIR.match(pin)
             if not m:
-                raise RegistryError(f"{reference!r}: expected specialist:NAME, specialist:NAME@latest or specialist:NAME@vN")
+                raise RegistryError(
+                    f"{reference!r}: expected specialist:NAME, specialist:NAME@promoted, @latest or @vN")
             version = int(m.group(1))
             if version not in self.versions(name):
                 raise RegistryError(f"specialist {name!r} has no version v{version}; versions: {self._listing(name)}")

@@ -68,14 +68,14 @@ def resolve_base(base: str, fleet: Any = None) -> tuple[str, int]:
             pass
         else:
             return spec.model, spec.max_input_tokens
+    names = ", ".join(fleet.names) if fleet is not None else "none (no fleet file)"
     try:
         src = resolve_source(base)
     except ValueError as exc:
-        names = ", ".join(fleet.names) if fleet is not None else "none (no fleet file)"
         raise TrainError(f"--base {base!r} is neither an agent of the fleet ({names}) nor a model: {exc}") from exc
     if src.kind != "local" or src.is_gguf:
-        raise TrainError(f"--base {base!r}: a classify specialist needs a local encoder folder "
-                         "(a path, package:... or a fleet agent); hub ids and GGUF files are not supported")
+        raise TrainError(f"--base {base!r} is not an agent of the fleet ({names}) nor a local encoder folder "
+                         "(a path or package:...); hub ids and GGUF files cannot be a specialist's base")
     return src.location, 256
 
 
