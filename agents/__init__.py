@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agents.errors import (
     AgentError,
     AgentNotFound,
+    AgentTimeout,
     AgentUnavailable,
     InvalidOutput,
     InvalidRequest,
@@ -90,6 +91,7 @@ __all__ = [
     "AgentNotFound",
     "AgentSpec",
     "AgentStatus",
+    "AgentTimeout",
     "AgentUnavailable",
     "ChatMessage",
     "ChatRequest",

@@ -9,20 +9,37 @@ a dead replica for a few seconds; the client retries those calls itself with bac
 raises `AgentUnavailable` (retryable, a ConnectionError) when the retry budget is spent,
 so the engine's retry policy sees it. Inside an orchestrator step, each call's usage is
 recorded in the run store tagged with the run and the step.
+
+No call waits without a bound. Every call has an overall deadline (`RetryConfig.deadline_s`,
+default 300 s or `SLMFLOW_CALL_TIMEOUT_S`), past which it is cancelled and raises
+`AgentTimeout` (an `AgentUnavailable`). An agent that is down fails its calls fast: Serve
+refuses new requests to a deployment that failed to deploy (`DeploymentUnavailableError`,
+not retried), and a call still waiting after `down_check_s` asks the controller whether the
+agent has any running replica; none, with the deployment failed or unhealthy, ends the call
+with `AgentUnavailable` at once instead of leaving it queued for a replica that never comes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
 import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-from agents.errors import AgentError, AgentNotFound, AgentUnavailable, InvalidOutput, InvalidRequest
+from agents.errors import (
+    AgentError,
+    AgentNotFound,
+    AgentTimeout,
+    AgentUnavailable,
+    InvalidOutput,
+    InvalidRequest,
+)
 from agents.protocol import (
     REQUEST_TYPES,
     ChatMessage,
@@ -53,11 +70,12 @@ def _retryable_exceptions() -> tuple[type[BaseException], ...]:
     """What a lost replica looks like to a caller in Ray 2.60 (checked against its source).
 
     RayActorError covers ActorDiedError (killed, crashed, OOM) and ActorUnavailableError
-    (unreachable, restarting); the Serve errors cover a deployment with no live replica
-    yet and per-caller queue overflow.
+    (unreachable, restarting); BackPressureError is per-caller queue overflow. Not here:
+    DeploymentUnavailableError, which Serve raises only for a deployment that failed to
+    deploy with no replica left (or was deleted); retrying it would only wait (see `_down`).
     """
     from ray.exceptions import NodeDiedError, ObjectLostError, RayActorError, WorkerCrashedError
-    from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
+    from ray.serve.exceptions import BackPressureError
 
     found: list[type[BaseException]] = [
         RayActorError,
@@ -65,7 +83,6 @@ def _retryable_exceptions() -> tuple[type[BaseException], ...]:
         NodeDiedError,
         ObjectLostError,
         BackPressureError,
-        DeploymentUnavailableError,
     ]
     try:
         from ray.serve.exceptions import ReplicaUnavailableError
@@ -76,12 +93,39 @@ def _retryable_exceptions() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
+def _down_exceptions() -> tuple[type[BaseException], ...]:
+    from ray.serve.exceptions import DeploymentUnavailableError
+
+    return (DeploymentUnavailableError,)
+
+
+CALL_TIMEOUT_ENV = "SLMFLOW_CALL_TIMEOUT_S"
+DEFAULT_CALL_TIMEOUT_S = 300.0
+
+
+def _default_deadline() -> float:
+    raw = os.environ.get(CALL_TIMEOUT_ENV)
+    if raw is None:
+        return DEFAULT_CALL_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise InvalidRequest(f"{CALL_TIMEOUT_ENV}={raw!r}: expected a positive number of seconds")
+    return value
+
+
 class RetryConfig(BaseModel):
-    """How long the client keeps retrying calls lost with a replica."""
+    """How long the client keeps retrying calls lost with a replica, and how long any call may take."""
 
     timeout_s: float = 60.0
     initial_backoff_s: float = 0.25
     max_backoff_s: float = 4.0
+    # The whole call, retries and queueing included; then it is cancelled (AgentTimeout).
+    deadline_s: float = Field(default_factory=_default_deadline, gt=0)
+    # A call still waiting this long checks (then every as long) that the agent has a replica.
+    down_check_s: float = Field(default=2.0, gt=0)
 
     def backoff(self, attempt: int) -> float:
         base = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1))
@@ -129,17 +173,22 @@ class _Coalescer:
     async def _send(self, items: list[tuple[BaseModel, asyncio.Future[Any]]]) -> None:
         client, task = self.client, self.task
         retryable = _retryable_exceptions()
+        down = _down_exceptions()
         started = time.perf_counter()
+        deadline = time.monotonic() + client.retry.deadline_s
         attempt = 0
         try:
             while True:
                 attempt += 1
                 try:
                     handle = client._method_handle("bulk")
-                    results = await handle.remote(task.value, [req for req, _ in items])
+                    response = handle.remote(task.value, [req for req, _ in items])
+                    results = await client._await(task, response, deadline)
                     break
+                except down as exc:
+                    raise client._down(task, exc, record=False) from exc
                 except retryable as exc:
-                    delay = client._lost(task, attempt, exc, started)
+                    delay = client._lost(task, attempt, exc, started, deadline)
                     if delay is None:
                         err = client._unavailable(task, attempt, exc, record=False)
                         for _, fut in items:
@@ -205,6 +254,96 @@ def _deployments_of(app_name: str) -> list[str]:
     return sorted(app.deployments) if app else []
 
 
+# Many callers waiting on one agent share one controller question per this many seconds.
+_DOWN_CACHE_S = 1.0
+_down_cache: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+
+def _judge(details: Any) -> str | None:
+    """Why the deployment cannot serve (no running replica and failed/unhealthy), or None."""
+    if any(str(getattr(r.state, "value", r.state)) == "RUNNING" for r in details.replicas):
+        return None
+    status = str(getattr(details.status, "value", details.status))
+    if status not in ("DEPLOY_FAILED", "UNHEALTHY"):
+        return None  # starting or updating: a replica may still come; the deadline bounds the wait
+    lines = [ln.strip() for ln in str(details.message).splitlines() if ln.strip()]
+    return f"the agent is down: no replica running, deployment {status}" + (f" ({lines[-1]})" if lines else "")
+
+
+def _controller() -> Any:
+    from ray.serve.context import _get_global_client
+
+    client = _get_global_client(raise_if_no_controller_running=False)
+    return None if client is None else client._controller
+
+
+def _down_cached(app_name: str, name: str) -> tuple[bool, str | None]:
+    hit = _down_cache.get((app_name, name))
+    if hit is not None and time.monotonic() - hit[0] < _DOWN_CACHE_S:
+        return True, hit[1]
+    return False, None
+
+
+_GONE = "the agent's deployment no longer exists (deleted, or redeployed without it)"
+
+
+def _remember(app_name: str, name: str, reason: str | None) -> str | None:
+    _down_cache[(app_name, name)] = (time.monotonic(), reason)
+    return reason
+
+
+def _unknown(name: str, exc: Exception) -> None:
+    # An unanswered question decides nothing; the call's deadline still holds.
+    log.debug("agent health unknown", agent=name, error=f"{type(exc).__name__}: {exc}"[:200])
+
+
+def _down_reason_sync(app_name: str, name: str) -> str | None:
+    """Why the agent cannot serve now (cached briefly), or None when it can or nobody knows."""
+    import ray
+
+    cached, reason = _down_cached(app_name, name)
+    if cached:
+        return reason
+    controller = _controller()
+    if controller is None:
+        return _remember(app_name, name, "Serve is not running on this cluster")
+    try:
+        details = ray.get(controller.get_deployment_details.remote(app_name, name), timeout=5)
+    except KeyError:  # Ray re-raises the controller's KeyError as one
+        return _remember(app_name, name, _GONE)
+    except Exception as exc:
+        _unknown(name, exc)
+        return _remember(app_name, name, None)
+    return _remember(app_name, name, _judge(details))
+
+
+async def _down_reason(app_name: str, name: str) -> str | None:
+    """`_down_reason_sync` for the event loop."""
+    cached, reason = _down_cached(app_name, name)
+    if cached:
+        return reason
+    controller = _controller()
+    if controller is None:
+        return _remember(app_name, name, "Serve is not running on this cluster")
+    try:
+        details = await asyncio.wait_for(controller.get_deployment_details.remote(app_name, name), 5)
+    except KeyError:
+        return _remember(app_name, name, _GONE)
+    except Exception as exc:
+        _unknown(name, exc)
+        return _remember(app_name, name, None)
+    return _remember(app_name, name, _judge(details))
+
+
+async def _result_of(response: Any) -> Any:
+    return await response
+
+
+def _quiet(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # retrieved: an abandoned call's late error is not "never retrieved"
+
+
 class AgentClient:
     """Calls one agent. Async methods (`classify`, ...) and sync twins (`classify_sync`, ...)."""
 
@@ -253,11 +392,15 @@ class AgentClient:
         log.debug("agent call", agent=self.name, task=task.value, ms=round((time.perf_counter() - started) * 1000, 1))
         return result
 
-    def _lost(self, task: TaskKind, attempt: int, exc: BaseException, started: float) -> float | None:
-        """Backoff before the next try, or None when the retry budget is spent."""
+    def _lost(
+        self, task: TaskKind, attempt: int, exc: BaseException, started: float, deadline: float | None = None
+    ) -> float | None:
+        """Backoff before the next try, or None when the retry budget (or the call's deadline) is spent."""
         elapsed = time.perf_counter() - started
         delay = self.retry.backoff(attempt)
         if elapsed + delay > self.retry.timeout_s:
+            return None
+        if deadline is not None and time.monotonic() + delay > deadline:
             return None
         log.warning(
             "agent call lost, retrying",
@@ -279,6 +422,82 @@ class AgentClient:
             record_call(self.name, task, None, str(err))
         return err
 
+    def _record_failure(self, task: TaskKind, err: AgentError) -> AgentError:
+        if self._record_usage:
+            record_call(self.name, task, None, str(err))
+        return err
+
+    def _down(self, task: TaskKind, exc: BaseException, record: bool = True) -> AgentUnavailable:
+        """Serve refused the call: the deployment failed to deploy and has no replica (or is gone)."""
+        err = AgentUnavailable(
+            f"{task.value} call refused: the agent is down (its deployment failed to deploy and has no "
+            f"running replica, or was deleted; see `slmflow agents status`): {type(exc).__name__}",
+            agent=self.name,
+        )
+        if record:
+            self._record_failure(task, err)
+        return err
+
+    def _timed_out(self, task: TaskKind) -> AgentTimeout:
+        return AgentTimeout(
+            f"{task.value} call cancelled after its {self.retry.deadline_s:g}s deadline "
+            f"(RetryConfig.deadline_s, env {CALL_TIMEOUT_ENV})",
+            agent=self.name,
+        )
+
+    async def _await(self, task: TaskKind, response: Any, deadline: float) -> Any:
+        """Await a Serve response by `deadline` (monotonic), checking the agent is up while waiting.
+
+        Serve queues a request until a replica takes it, and one that entered while the agent
+        had no replica is not failed when the deployment fails: without a bound it waits forever.
+        """
+        waiter = asyncio.ensure_future(_result_of(response))
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._timed_out(task)
+                done, _ = await asyncio.wait({waiter}, timeout=min(remaining, self.retry.down_check_s))
+                if done:
+                    return waiter.result()
+                reason = await _down_reason(self.app_name, self.name)
+                if reason is not None:
+                    raise AgentUnavailable(f"{task.value} call ended: {reason}", agent=self.name)
+        finally:
+            if not waiter.done():
+                with contextlib.suppress(Exception):
+                    response.cancel()
+                waiter.cancel()
+                waiter.add_done_callback(_quiet)
+
+    def _wait_sync(self, task: TaskKind, response: Any, deadline: float) -> Any:
+        """`_await` for synchronous callers."""
+        from ray.exceptions import RayTaskError
+
+        finished = False
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._timed_out(task)
+                try:
+                    result = response.result(timeout_s=min(remaining, self.retry.down_check_s))
+                except TimeoutError as exc:
+                    if isinstance(exc, RayTaskError):  # the replica's own TimeoutError, not our wait
+                        finished = True
+                        raise
+                else:
+                    finished = True
+                    return result
+                reason = _down_reason_sync(self.app_name, self.name)
+                if reason is not None:
+                    raise AgentUnavailable(f"{task.value} call ended: {reason}", agent=self.name)
+        except BaseException:
+            if not finished:
+                with contextlib.suppress(Exception):
+                    response.cancel()
+            raise
+
     @staticmethod
     def _request(task: TaskKind, request: BaseModel | dict[str, Any]) -> BaseModel:
         cls = REQUEST_TYPES[task]
@@ -294,23 +513,32 @@ class AgentClient:
         task = TaskKind(task)
         req = self._request(task, request)
         started = time.perf_counter()
+        deadline = time.monotonic() + self.retry.deadline_s
         if self.coalesce:
             self._get_handle()  # AgentNotFound here, in the caller, not in the shared sender
             try:
-                result = await _coalescer(self, task).submit(req)
-            except AgentUnavailable as exc:
+                # The shared sender bounds the bulk call by its client's deadline; this bounds ours.
+                result = await asyncio.wait_for(_coalescer(self, task).submit(req), self.retry.deadline_s)
+            except AgentUnavailable as exc:  # from the sender (AgentTimeout included), typed as it came
                 if self._record_usage:
                     record_call(self.name, task, None, str(exc))
-                raise AgentUnavailable(exc.message, agent=self.name) from exc
+                raise type(exc)(exc.message, agent=self.name) from exc
+            except TimeoutError as exc:  # our own wait_for
+                raise self._record_failure(task, self._timed_out(task)) from exc
             return self._finish(task, result, started)
         retryable = _retryable_exceptions()
+        down = _down_exceptions()
         attempt = 0
         while True:
             attempt += 1
             try:
-                result = await self._method_handle(task.value).remote(req)
+                result = await self._await(task, self._method_handle(task.value).remote(req), deadline)
+            except AgentUnavailable as exc:
+                raise self._record_failure(task, exc) from None
+            except down as exc:
+                raise self._down(task, exc) from exc
             except retryable as exc:
-                delay = self._lost(task, attempt, exc, started)
+                delay = self._lost(task, attempt, exc, started, deadline)
                 if delay is None:
                     raise self._unavailable(task, attempt, exc) from exc
                 await asyncio.sleep(delay)
@@ -330,14 +558,20 @@ class AgentClient:
         task = TaskKind(task)
         req = self._request(task, request)
         retryable = _retryable_exceptions()
+        down = _down_exceptions()
         started = time.perf_counter()
+        deadline = time.monotonic() + self.retry.deadline_s
         attempt = 0
         while True:
             attempt += 1
             try:
-                result = self._method_handle(task.value).remote(req).result()
+                result = self._wait_sync(task, self._method_handle(task.value).remote(req), deadline)
+            except AgentUnavailable as exc:
+                raise self._record_failure(task, exc) from None
+            except down as exc:
+                raise self._down(task, exc) from exc
             except retryable as exc:
-                delay = self._lost(task, attempt, exc, started)
+                delay = self._lost(task, attempt, exc, started, deadline)
                 if delay is None:
                     raise self._unavailable(task, attempt, exc) from exc
                 time.sleep(delay)
@@ -489,4 +723,4 @@ def forget_handles() -> None:
     _handles.clear()
 
 
-__all__ = ["AgentClient", "RetryConfig", "agent", "forget_handles"]
+__all__ = ["CALL_TIMEOUT_ENV", "DEFAULT_CALL_TIMEOUT_S", "AgentClient", "RetryConfig", "agent", "forget_handles"]

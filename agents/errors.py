@@ -32,6 +32,10 @@ class AgentUnavailable(AgentError, ConnectionError):
     retryable: ClassVar[bool] = True
 
 
+class AgentTimeout(AgentUnavailable, TimeoutError):
+    """The call passed its overall deadline (`RetryConfig.deadline_s`) and was cancelled (retryable)."""
+
+
 class InvalidOutput(AgentError, ValueError):
     """The model's output did not parse or validate; ``raw`` holds the text (retryable).
 
@@ -64,6 +68,7 @@ class ModelLoadError(AgentError, RuntimeError):
 __all__ = [
     "AgentError",
     "AgentNotFound",
+    "AgentTimeout",
     "AgentUnavailable",
     "InvalidOutput",
     "InvalidRequest",

@@ -6,6 +6,12 @@ One application (`slmflow`) holds one deployment per agent, each with its own
 version derived from its spec, so Serve leaves unchanged agents alone and restarts only
 those whose spec changed. It blocks until the fleet is healthy and fails with the
 replica's own load error (Serve's deployment message) instead of waiting forever.
+
+A changed agent rolls out with surge (Serve's `max_surge_percent`): new replicas start
+beside the old ones, which keep serving until their replacements are healthy; when the new
+version cannot load, Serve stops the rollout and the previous version keeps serving. Only
+an agent with no previous version (or a surge of 0) is left down by a failed deploy; its
+callers then fail fast with `AgentUnavailable` (see `agents.client`).
 """
 
 from __future__ import annotations
@@ -35,6 +41,12 @@ API_KEY_ENV = "SLMFLOW_API_KEY"
 # A model that cannot load fails its replica; Serve's default (20 retries) would keep
 # a bad deploy "DEPLOYING" for minutes. Three tries still ride out a transient crash.
 CONSTRUCTOR_RETRIES = 3
+# Extra replicas (percent of the target, rounded up to at least one) a changed agent may run
+# while it rolls out, so the previous version serves until the new one is healthy. Serve's
+# default (0) stops the old replica first: a new version that cannot load leaves the agent
+# with no replica at all. 0 restores that, for clusters with no room for one more replica.
+MAX_SURGE_ENV = "SLMFLOW_MAX_SURGE_PERCENT"
+DEFAULT_MAX_SURGE_PERCENT = 25
 
 log = _get_logger(component="agents.fleet")
 
@@ -79,6 +91,18 @@ def gpu_fraction(spec: AgentSpec, gpu_memory_bytes: int | None) -> float:
     return spec.gpu_fraction(gpu_memory_bytes)
 
 
+def max_surge_percent() -> int:
+    """The surge agents roll out with (`SLMFLOW_MAX_SURGE_PERCENT`, default 25, 0..100)."""
+    raw = os.environ.get(MAX_SURGE_ENV, str(DEFAULT_MAX_SURGE_PERCENT))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100:
+        raise SpecError(f"{MAX_SURGE_ENV}={raw!r}: expected a whole percentage from 0 to 100")
+    return value
+
+
 def deployment_options(spec: AgentSpec, gpu_memory_bytes: int | None = None) -> dict[str, Any]:
     """The `Deployment.options(...)` of one agent, straight from its spec."""
     actor: dict[str, Any] = {"num_cpus": spec.resources.num_cpus}
@@ -93,6 +117,7 @@ def deployment_options(spec: AgentSpec, gpu_memory_bytes: int | None = None) -> 
         "max_ongoing_requests": spec.effective_max_ongoing_requests,
         "max_constructor_retry_count": CONSTRUCTOR_RETRIES,
         "graceful_shutdown_timeout_s": 10.0,
+        "max_surge_percent": max_surge_percent(),
     }
     scaling = spec.autoscaling
     if scaling.min_replicas == scaling.max_replicas and scaling.initial_replicas in (None, scaling.min_replicas):
@@ -106,6 +131,13 @@ def build_app(
     fleet: FleetSpec, *, api_key_sha256: str | None = None, gpu_memory_bytes: int | None = None
 ) -> Any:
     """The Serve application of `fleet` (not deployed): agents bound under the HTTP ingress."""
+    return _build(fleet, api_key_sha256=api_key_sha256, gpu_memory_bytes=gpu_memory_bytes)[0]
+
+
+def _build(
+    fleet: FleetSpec, *, api_key_sha256: str | None = None, gpu_memory_bytes: int | None = None
+) -> tuple[Any, dict[str, str]]:
+    """The application and the version of each of its deployments (ingress included)."""
     from agents.deployment import AgentDeployment
     from agents.openai_api import OpenAIDeployment
 
@@ -124,11 +156,14 @@ def build_app(
         )
         bound[spec.name] = dep.bind(spec_json, fraction)
     tasks = {spec.name: [t.value for t in spec.tasks] for spec in fleet.agents}
+    surge = max_surge_percent()
     ingress = OpenAIDeployment.options(
-        name=INGRESS_NAME, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=256
+        name=INGRESS_NAME, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=256, max_surge_percent=surge
     )
-    ingress._version = _digest({"tasks": tasks, "key": api_key_sha256, "code": _code_version()})
-    return ingress.bind(bound, tasks, api_key_sha256)
+    ingress._version = versions[INGRESS_NAME] = _digest(
+        {"tasks": tasks, "key": api_key_sha256, "code": _code_version(), "surge": surge}
+    )
+    return ingress.bind(bound, tasks, api_key_sha256), versions
 
 
 def app_from_config(args: AppArgs) -> Any:
@@ -267,7 +302,7 @@ def deploy(
     _ensure_serve(host or _default_host(), port or _default_port())
     needs_gpu_size = any(a.resources.num_gpus == "auto" for a in fleet.agents)
     gpu_memory = _cluster_gpu_memory() if needs_gpu_size else None
-    app = build_app(fleet, api_key_sha256=hash_api_key(key), gpu_memory_bytes=gpu_memory)
+    app, versions = _build(fleet, api_key_sha256=hash_api_key(key), gpu_memory_bytes=gpu_memory)
     started = time.time()
     log.info("deploying fleet", agents=fleet.names)
     serve.run_many(
@@ -276,30 +311,55 @@ def deploy(
         wait_for_applications_running=False,
     )
     if wait:
-        _wait_healthy(fleet, timeout_s)
+        _wait_healthy(versions, timeout_s)
         log.info("fleet healthy", agents=fleet.names, seconds=round(time.time() - started, 1))
     return fleet_status()
 
 
-def _wait_healthy(fleet: FleetSpec, timeout_s: float) -> None:
+def _target_versions(names: set[str]) -> dict[str, str | None]:
+    """The version Serve's controller targets for each deployment (None: not created yet)."""
+    from ray.serve.context import _get_global_client
+
+    client = _get_global_client(raise_if_no_controller_running=False)
+    out: dict[str, str | None] = dict.fromkeys(names)
+    if client is None:
+        return out
+    for name in names:
+        try:
+            info, _ = client.get_deployment_info(name, APP_NAME)
+        except Exception:  # the controller's KeyError arrives wrapped by Ray: not created yet
+            continue
+        out[name] = info.version
+    return out
+
+
+def _wait_healthy(versions: dict[str, str], timeout_s: float) -> None:
     from ray.serve._private.common import DeploymentStatus
     from ray.serve.schema import ApplicationStatus
 
     from agents._serve import app_details
 
-    # Serve sets the application DEPLOYING synchronously when it accepts a deploy (its
-    # `last_deployed_time_s` does not move on a redeploy), so a RUNNING read afterwards
-    # is the new target being healthy, not a stale status.
+    # `serve.run_many` returns once the controller took the new application target, but each
+    # deployment takes its new target on a later controller tick; until then its status is
+    # the previous deploy's (a good deploy right after a failed one read DEPLOY_FAILED and
+    # reported the old error). So statuses count only once every deployment targets the
+    # version we deployed; the versions are read before the statuses, so a status read after
+    # a matching version is about that version.
     deadline = time.monotonic() + timeout_s
-    expected = {*fleet.names, INGRESS_NAME}
+    expected = set(versions)
+    not_applied: list[str] = sorted(expected)
     while True:
+        if not_applied:
+            now = _target_versions(set(not_applied))
+            not_applied = [n for n in not_applied if now[n] != versions[n]]
         app = app_details(APP_NAME)
-        if app is not None:
-            deps = app.deployments
+        if app is not None and not not_applied:
+            deps = {n: d for n, d in app.deployments.items() if n in expected}
             failed = {n: d for n, d in deps.items() if d.status == DeploymentStatus.DEPLOY_FAILED}
-            if failed or app.status == ApplicationStatus.DEPLOY_FAILED:
-                reasons = "\n".join(f"agent {n!r}: {_reason(d.message)}" for n, d in failed.items())
-                raise DeployError(f"deploying the fleet failed:\n{reasons or app.message}")
+            if failed:
+                raise DeployError(_failure_message(failed))
+            if app.status == ApplicationStatus.DEPLOY_FAILED:
+                raise DeployError(f"deploying the fleet failed:\n{app.message}")
             if (
                 app.status == ApplicationStatus.RUNNING
                 and expected <= set(deps)
@@ -308,7 +368,9 @@ def _wait_healthy(fleet: FleetSpec, timeout_s: float) -> None:
                 return
         if time.monotonic() > deadline:
             pending = "unknown (the application was not created)"
-            if app is not None:
+            if not_applied:
+                pending = f"Serve has not taken the new version of: {', '.join(not_applied)}"
+            elif app is not None:
                 pending = "\n".join(
                     f"{n}: {d.status.value} {d.message}".rstrip()
                     for n, d in app.deployments.items()
@@ -318,11 +380,33 @@ def _wait_healthy(fleet: FleetSpec, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
-def _reason(message: str) -> str:
+def _failure_message(failed: dict[str, Any]) -> str:
+    """Per failed agent: the replica's error, and whether the agent still serves (truthfully)."""
+    parts = []
+    for name, dep in sorted(failed.items()):
+        running = sum(1 for r in dep.replicas if r.state == "RUNNING")
+        if running:
+            parts.append(
+                f"agent {name!r}: {_reason(dep.message)}\n  the agent still serves with {running} "
+                "running replica(s) of its previous version; a deploy of a fixed spec replaces them"
+            )
+        else:
+            # Serve's own message may claim the previous version keeps running; with no running
+            # replica that is not so, so only the replica's error is kept.
+            parts.append(
+                f"agent {name!r} is down (no replica running): {_reason(dep.message, keep_serve_line=False)}\n"
+                "  calls to it fail fast with AgentUnavailable until a deploy succeeds"
+            )
+    return "deploying the fleet failed:\n" + "\n".join(parts)
+
+
+def _reason(message: str, *, keep_serve_line: bool = True) -> str:
     """Serve's failure message ends with the replica's traceback: lead with its last line."""
     lines = [ln for ln in message.strip().splitlines() if ln.strip()]
     if len(lines) <= 1:
         return message.strip()
+    if not keep_serve_line:
+        return lines[-1].strip()
     return f"{lines[-1].strip()}\n  (Serve: {lines[0].strip()})"
 
 
@@ -361,6 +445,8 @@ class AgentStatus(BaseModel):
     name: str
     status: str
     message: str = ""
+    # False: no replica runs, so calls fail (fast, with AgentUnavailable) whatever `status` says.
+    serving: bool = True
     replicas_running: int
     replicas_target: int
     resources_per_replica: dict[str, Any]
@@ -427,6 +513,7 @@ def fleet_status(stats_timeout_s: float = 5.0) -> FleetStatus:
             name=name,
             status=dep.status.value,
             message=dep.message,
+            serving=any(r.state == "RUNNING" for r in dep.replicas),
             replicas_running=sum(1 for r in dep.replicas if r.state == "RUNNING"),
             replicas_target=dep.target_num_replicas,
             resources_per_replica=dict(dep.required_resources),
