@@ -135,7 +135,20 @@ class _ToolParam(_Body):
     def tool(self) -> Tool:
         f = self.function
         params = f.parameters if f.parameters is not None else {"type": "object", "properties": {}}
+        params = _object_schema(params, f"tools: function {f.name!r} parameters")
         return Tool(name=f.name, description=f.description or "", parameters=params)
+
+
+def _object_schema(schema: dict[str, Any], where: str) -> dict[str, Any]:
+    """`schema` restricted to JSON objects, as OpenAI requires of parameters and response schemas.
+
+    The tasks parse an object (a tool's arguments, extract's reply); a schema that also
+    allows strings or numbers would let the grammar produce output they cannot take.
+    """
+    kind = schema.get("type", "object")
+    if kind != "object":
+        raise _APIError(400, f"{where}: the schema must describe a JSON object (\"type\": \"object\"), got type {kind!r}")
+    return {**schema, "type": "object"}
 
 
 class _NamedFunction(_Body):
@@ -244,7 +257,8 @@ def _agent_error(exc: AgentError) -> JSONResponse:
         # The model could not produce output valid under the grammar (e.g. it ran out of
         # max_tokens): say so, with the start of what it wrote.
         raw = exc.raw if len(exc.raw) <= 300 else exc.raw[:300] + "..."
-        return _error(422, f"{exc}; output began: {raw!r}", "invalid_output", "invalid_output")
+        hint = " (raise max_tokens, or bound the schema's strings and arrays)" if "max_new_tokens" in str(exc) else ""
+        return _error(422, f"{exc}{hint}; output began: {raw!r}", "invalid_output", "invalid_output")
     return _error(500, str(exc), "server_error")
 
 
@@ -374,7 +388,7 @@ def _extract_request(messages: list[ChatMessage], fmt: _ResponseFormat, max_new_
                      temperature: float | None) -> ExtractRequest:
     """`response_format` as the extract task: system messages become its instruction, the rest its text."""
     if fmt.type == "json_schema" and fmt.json_schema and fmt.json_schema.schema_ is not None:
-        schema = fmt.json_schema.schema_
+        schema = _object_schema(fmt.json_schema.schema_, "response_format.json_schema.schema")
     else:
         schema = {"type": "object"}
     system = [m.content for m in messages if m.role == "system" and m.content]

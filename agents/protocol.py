@@ -62,7 +62,8 @@ FinishReason = Literal["stop", "length"]
 
 
 class GenerateRequest(_GenerationParams):
-    prompt: str
+    # An empty prompt leaves a tokenizer without BOS no token to start from.
+    prompt: str = Field(min_length=1)
 
 
 class GenerateResponse(_Model):

@@ -170,7 +170,7 @@ def test_response_format_text_is_plain_chat(client: openai.OpenAI) -> None:
 
 def test_output_that_cannot_fit_the_schema_is_a_422_not_free_text(client: openai.OpenAI) -> None:
     long_name = {"type": "object", "properties": {"name": {"type": "string", "minLength": 40}}, "required": ["name"]}
-    with pytest.raises(openai.UnprocessableEntityError, match="max_new_tokens") as info:
+    with pytest.raises(openai.UnprocessableEntityError, match="raise max_tokens") as info:
         client.chat.completions.create(
             model="tinyllm",
             messages=ASK,
@@ -241,7 +241,17 @@ def test_bad_structured_output_requests_are_400s(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError, match="not a valid JSON schema"):
         client.chat.completions.create(
             model="tinyllm", messages=user,
-            response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nonsense"}}},
+            response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object", "properties": {"a": {"type": "nonsense"}}}}},
+        )
+    with pytest.raises(openai.BadRequestError, match="must describe a JSON object"):
+        client.chat.completions.create(
+            model="tinyllm", messages=user,
+            response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string"}}},
+        )
+    with pytest.raises(openai.BadRequestError, match="must describe a JSON object"):
+        client.chat.completions.create(
+            model="tinyllm", messages=user, tool_choice="required",
+            tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}],
         )
     with pytest.raises(openai.BadRequestError, match="image_url"):
         client.chat.completions.create(
