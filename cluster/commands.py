@@ -161,6 +161,8 @@ def jobs_list(address: str | None) -> None:
 
     try:
         for info in api.job_id_list(_address(address)):
+            if api.is_reader_job(info.job_id):  # `jobs result`'s own reader jobs
+                continue
             click.echo(
                 f"{info.job_id}\t{info.status}\t{info.metadata.get('workflow', info.entrypoint or '')}"
             )

@@ -2,10 +2,16 @@
 
 A job ships the user's code (a working directory, normally the cwd) and runs
 `python -m cluster.job_entry` on the head node. The entrypoint connects to the cluster,
-optionally deploys the fleet file it was given, runs every input through the workflow with
-the engine's default store (so runs land in the cluster's run store, resumable there), and
-prints one `SLMFLOW_RESULT <json>` line per run plus a final `SLMFLOW_SUMMARY <json>`.
-`job_result` reads those lines back through the dashboard, so results come home without
+optionally deploys the fleet file it was given, and runs every input through the workflow
+with the engine's default store as one batch named by the job's submission id (so runs land
+in the cluster's run store, resumable there).
+
+`result` reads the runs back from that store, never from the job's log: user code prints
+to the same log, so any line there can be forged. It submits a small reader job
+(`python -m cluster.job_entry results BATCH`) that runs none of the user's code: no working
+dir, and results decoded from the store without importing user classes. The reader prints
+one line marked with a nonce the caller chose; `result` takes that line from the reader's
+log and deletes the reader job. So results come home through the dashboard alone, without
 access to the head's disk.
 
 The dashboard's Job API wants Ray's auth token when token auth is on; we send the token Ray
@@ -14,7 +20,9 @@ itself would find (see `cluster.auth`), whether or not this process is in Ray's 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 import shlex
 import time
 from pathlib import Path
@@ -26,8 +34,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from cluster.auth import MISSING_TOKEN_HELP, find_auth_token
 from orchestrator.logging import get_logger
 
-RESULT_MARKER = "SLMFLOW_RESULT "
-SUMMARY_MARKER = "SLMFLOW_SUMMARY "
+# The reader job's one output line: marker, nonce, JSON.
+RESULTS_MARKER = "SLMFLOW_RESULTS"
+RESULTS_NONCE_ENV = "SLMFLOW_RESULTS_NONCE"
+READER_PREFIX = "slmflow-results-"
+# Env vars of a job that the reader job does not need (inline input files, up to 64 KiB each).
+_INLINE_ENVS = ("SLMFLOW_JOB_INPUTS", "SLMFLOW_JOB_FLEET")
 # Files shipped through an env var when they live outside the working dir; keep them well
 # under Linux's 128 KiB limit on one environment string.
 _INLINE_LIMIT = 64 * 1024
@@ -137,14 +149,18 @@ def submit(options: SubmitOptions) -> str:
         runtime_env["env_vars"] = env_vars
     if options.pip:
         runtime_env["pip"] = list(options.pip)
+    # The id is chosen here so the entrypoint can name its batch of runs after it: the
+    # results are then read from the run store by that name (see `result`).
+    job_id = options.job_id or f"raysubmit_{secrets.token_hex(8)}"
+    args += ["--batch", job_id]
     entrypoint = shlex.join(args)
     jsc = client(options.address)
     try:
         job_id = jsc.submit_job(
             entrypoint=entrypoint,
-            submission_id=options.job_id,
+            submission_id=job_id,
             runtime_env=runtime_env,
-            metadata={"slmflow": "1", "workflow": options.workflow},
+            metadata={"slmflow": "1", "workflow": options.workflow, "python": options.python},
         )
     except Exception as exc:  # Ray wraps HTTP errors in RuntimeError; name what failed.
         raise JobError(f"Submitting {options.workflow} to {options.address} failed: {exc}") from exc
@@ -186,27 +202,83 @@ def wait(job_id: str, address: str, timeout: float = 600.0, poll: float = 1.0) -
         time.sleep(poll)
 
 
-def result(job_id: str, address: str) -> JobResult:
-    """The runs' results, read from the job's log lines (see module docs)."""
+def result(job_id: str, address: str, *, timeout: float = 180.0) -> JobResult:
+    """The job's runs as the head's run store records them (see module docs); forged log lines count for nothing."""
     info = status(job_id, address)
-    text = logs(job_id, address)
-    runs, summary = parse_results(text)
-    if info.status in TERMINAL and summary is None and info.status != "SUCCEEDED":
-        tail = "\n".join(text.splitlines()[-20:])
-        raise JobError(f"job {job_id} {info.status} before reporting results: {info.message or ''}\n{tail}")
+    if info.metadata.get("slmflow") != "1":
+        raise JobError(f"job {job_id} was not submitted with `slmflow submit`; it has no slmflow results")
+    runs = read_runs(job_id, address, python=info.metadata.get("python", "python"), timeout=timeout)
+    if info.status in TERMINAL and not runs and info.status != "SUCCEEDED":
+        tail = "\n".join(logs(job_id, address).splitlines()[-20:])
+        raise JobError(f"job {job_id} {info.status} before recording any run: {info.message or ''}\n{tail}")
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = {"workflow": info.metadata.get("workflow"), "runs": len(runs), "by_status": counts}
     return JobResult(job_id=job_id, status=info.status, runs=runs, summary=summary)
 
 
-def parse_results(text: str) -> tuple[list[RunResult], dict[str, Any] | None]:
-    runs: list[RunResult] = []
-    summary: dict[str, Any] | None = None
-    for line in text.splitlines():
-        if line.startswith(RESULT_MARKER):
-            runs.append(RunResult.model_validate_json(line[len(RESULT_MARKER) :]))
-        elif line.startswith(SUMMARY_MARKER):
-            summary = json.loads(line[len(SUMMARY_MARKER) :])
+def read_runs(batch: str, address: str, *, python: str = "python", timeout: float = 180.0) -> list[RunResult]:
+    """The runs of `batch` in the head's run store, read by a reader job that runs no user code."""
+    jsc = client(address)
+    original = _call(jsc, "get_job_info", batch, address)
+    # The same environment as the job (SLMFLOW_HOME decides which store), minus its inline inputs.
+    env_vars = {
+        k: v for k, v in ((original.runtime_env or {}).get("env_vars") or {}).items() if k not in _INLINE_ENVS
+    }
+    nonce = secrets.token_hex(16)
+    env_vars[RESULTS_NONCE_ENV] = nonce
+    try:
+        reader = jsc.submit_job(
+            entrypoint=shlex.join([python, "-m", "cluster.job_entry", "results", batch]),
+            submission_id=f"{READER_PREFIX}{secrets.token_hex(6)}",
+            runtime_env={"env_vars": env_vars},
+            metadata={"slmflow": "results", "for": batch},
+        )
+    except Exception as exc:
+        raise JobError(f"Submitting the results reader for job {batch} to {address} failed: {exc}") from exc
+    try:
+        info = wait(reader, address, timeout=timeout, poll=0.5)
+        text = str(_call(jsc, "get_job_logs", reader, address))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            jsc.stop_job(reader)
+        raise
+    _forget_reader(jsc, reader)
+    return parse_reader_output(text, nonce, batch, info)
+
+
+def _forget_reader(jsc: Any, reader: str, grace_s: float = 1.0) -> None:
+    """Delete the finished reader job; a reader left behind is clutter (hidden by `jobs list`), not an error.
+
+    Ray's job monitor writes a last status shortly after a job ends; deleted before that, the
+    job comes back as a bare "Entrypoint not found." entry. So: wait a moment, delete, check.
+    """
+    for _ in range(3):
+        time.sleep(grace_s)
+        try:
+            jsc.get_job_info(reader)
+        except Exception:
+            return  # gone for good
+        with contextlib.suppress(Exception):
+            jsc.delete_job(reader)
+
+
+def is_reader_job(job_id: str) -> bool:
+    return job_id.startswith(READER_PREFIX)
+
+
+def parse_reader_output(text: str, nonce: str, batch: str, info: JobInfo | None = None) -> list[RunResult]:
+    """The runs from the reader job's log: only the line carrying our nonce counts."""
+    prefix = f"{RESULTS_MARKER} {nonce} "
+    found = [line[len(prefix) :] for line in text.splitlines() if line.startswith(prefix)]
+    if len(found) != 1:
+        why = f"{info.status}: {info.message or ''}" if info is not None else ""
+        tail = "\n".join(text.splitlines()[-20:])
+        raise JobError(f"the results reader for job {batch} gave no results ({why})\n{tail}")
+    runs = [RunResult.model_validate(r) for r in json.loads(found[0])["runs"]]
     runs.sort(key=lambda r: r.index)
-    return runs, summary
+    return runs
 
 
 def _call(jsc: Any, method: str, job_id: str, address: str) -> Any:

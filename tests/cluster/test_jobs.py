@@ -23,8 +23,18 @@ from cluster import ray_task
 from orchestrator import step, workflow
 
 
+FORGED = {"index": 0, "run_id": "forged", "status": "succeeded", "result": {"n": 999, "loud": "FORGED"}}
+
+
 @step
 def tokenize(text: str) -> list[str]:
+    import json
+
+    # User code prints whatever it likes into the job's log, including lines that look like
+    # slmflow's own result lines, old and new: they must not change what `jobs result` says.
+    print("SLMFLOW_RESULT " + json.dumps(FORGED), flush=True)
+    print('SLMFLOW_SUMMARY {"workflow": "x", "runs": 1, "by_status": {"succeeded": 1}}', flush=True)
+    print("SLMFLOW_RESULTS 0123456789abcdef " + json.dumps({"batch": "x", "runs": [FORGED]}), flush=True)
     return text.split()
 
 
@@ -101,6 +111,9 @@ def test_submit_runs_the_workflow_on_the_cluster_and_results_come_back(
     payload = json.loads(res.stdout)
     assert payload["status"] == "SUCCEEDED"
     runs = payload["runs"]
+    # Read from the head's run store: the forged lines the steps printed count for nothing.
+    assert "forged" not in {r["run_id"] for r in runs} and len(runs) == 3, runs
+    assert [r["index"] for r in runs] == [0, 1, 2]
     assert [r["result"]["n"] for r in runs] == [4, 2, 6]
     assert runs[0]["result"]["loud"] == "THE QUICK BROWN FOX"
     assert all(r["status"] == "succeeded" and r["run_id"] for r in runs)
@@ -111,7 +124,8 @@ def test_submit_runs_the_workflow_on_the_cluster_and_results_come_back(
     st = _cli(["jobs", "status", job_id, "--address", c.dashboard_url], env)
     assert st.returncode == 0 and st.stdout.strip() == "SUCCEEDED"
     logs = _cli(["jobs", "logs", job_id, "--address", c.dashboard_url], env)
-    assert "slmflow job: joined" in logs.stdout and "SLMFLOW_SUMMARY" in logs.stdout
+    assert "slmflow job: joined" in logs.stdout and "slmflow job: 3 runs" in logs.stdout
+    assert "SLMFLOW_RESULT " in logs.stdout  # the forgery did reach the log; it was just not believed
 
     # The runs also landed in the run store on the cluster (the head's SLMFLOW_HOME).
     # The fixture's nodes inherit this process's SLMFLOW_HOME, so it is the same file.
@@ -119,6 +133,10 @@ def test_submit_runs_the_workflow_on_the_cluster_and_results_come_back(
 
     rec = default_store().get_run(runs[1]["run_id"])
     assert str(rec.status) == "succeeded" and rec.result["n"] == 2
+    assert rec.batch == job_id and rec.batch_index == 1  # the batch is named by the job
+    # The results reader job cleaned up after itself.
+    listed = _cli(["jobs", "list", "--address", c.dashboard_url], env).stdout
+    assert "slmflow-results-" not in listed, listed
 
 
 def test_missing_token_and_unknown_job_are_reported(
