@@ -26,6 +26,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("workflows.cli", "migrate"),
     ("agents.specialists.cli", "train"),
     ("agents.specialists.cli", "specialists"),
+    ("workflows.specialize", "specialize_demo"),
 ]
 
 
