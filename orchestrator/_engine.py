@@ -14,6 +14,7 @@ import inspect
 import json
 import logging
 import os
+import threading
 import traceback as tb_module
 from collections import deque
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from orchestrator.records import (
     UsageRecord,
 )
 from orchestrator.serialization import dumps
-from orchestrator.store import RunRow, Store
+from orchestrator.store import RunRow, Store, StoreBusy
 from orchestrator.watchdog import watch
 
 if TYPE_CHECKING:
@@ -197,6 +198,12 @@ class Run:
         self._aborted: tuple[RunStatus, str] | None = None
         self._done: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        # The store as code on the loop uses it: a busy store raises StoreBusy instead of
+        # waiting, and the write goes to a thread (`_inflight` for step rows, `_background`).
+        self._fast = store.nowait() if store is not None else None
+        self._inflight: asyncio.Future[None] | None = None
+        self._background: set[asyncio.Future[None]] = set()
         self._log = get_logger(run_id=run_id, workflow=wf.name)
         self._debug = is_enabled_for(logging.DEBUG)
 
@@ -276,17 +283,20 @@ class Run:
 
     async def execute(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._done = loop.create_future()
         self.started = self.started or time()
         self.status = RunStatus.RUNNING
         if self.store is not None and not self._claimed:
-            self.store.create_run(
-                RunRow(
-                    self.run_id, self.wf.name, self.wf.target, self.wf.graph_hash, str(RunStatus.RUNNING),
-                    dumps(self.inputs, allow_pickle=True), self.created, self.started, os.getpid(), HOST,
-                    self.wf.code_hashes_json, self.owner_token,
-                )
+            row = RunRow(
+                self.run_id, self.wf.name, self.wf.target, self.wf.graph_hash, str(RunStatus.RUNNING),
+                dumps(self.inputs, allow_pickle=True), self.created, self.started, os.getpid(), HOST,
+                self.wf.code_hashes_json, self.owner_token,
             )
+            try:
+                self._fast.create_run(row)  # type: ignore[union-attr]
+            except StoreBusy:
+                await asyncio.to_thread(self.store.create_run, row)
         if self.events.listeners:
             self.events.emit(Event(EventKind.RUN_STARTED, self.run_id))
         if self._debug:
@@ -317,7 +327,14 @@ class Run:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if watchdog is not None:
             watchdog.discard(self)
-        self._finish()
+        # Writes handed to a thread (a busy store) land before the run's last ones.
+        while self._inflight is not None:
+            await asyncio.wait([self._inflight])
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        deferred = self._finish()
+        if deferred is not None:
+            await deferred
         if cancelled_from_outside:
             raise asyncio.CancelledError
 
@@ -333,7 +350,9 @@ class Run:
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
 
-    def _finish(self) -> None:
+    def _finish(self) -> asyncio.Future[None] | None:
+        """Settle every step and record the end; a future when the store was busy and the
+        last writes went to a thread."""
         self.ended = now = time()
         if self._flush_handle is not None:
             self._flush_handle.cancel()
@@ -359,8 +378,9 @@ class Run:
             self.status, self.error = self._aborted
         else:
             self.status, self.error = self._final_status()
+        deferred = None
         if self.store is not None:
-            self._write_pending()
+            rows = self._take_rows()
             if self._flush_handle is not None:
                 self._flush_handle.cancel()
                 self._flush_handle = None
@@ -368,10 +388,21 @@ class Run:
                 result_text = dumps(self.result, allow_pickle=True, where="the workflow's result")
             except UnstorableValueError as exc:
                 result_text, self.error = None, self.error or str(exc)
-            self.store.mark_run(
-                self.run_id, self.status, result=result_text, error=self.error, ended_at=now,
-                warnings=json.dumps(self.warnings) if self.warnings else None,
-            )  # fmt: skip
+            marks = {
+                "result": result_text, "error": self.error, "ended_at": now,
+                "warnings": json.dumps(self.warnings) if self.warnings else None,
+            }  # fmt: skip
+
+            def end(store: Store) -> None:
+                store.mark_run(self.run_id, self.status, **marks)
+
+            try:
+                if rows:
+                    self._fast.write_steps(rows)  # type: ignore[union-attr]
+                    rows = None
+                end(self._fast)
+            except StoreBusy:
+                deferred = self._loop.run_in_executor(None, self._write_end, rows, end)  # type: ignore[union-attr]
         if self.events.listeners:
             self.events.emit(Event(EventKind.RUN_FINISHED, self.run_id, status=str(self.status), error=self.error))
         if self.status is RunStatus.SUCCEEDED:
@@ -379,6 +410,12 @@ class Run:
                 self._log.debug("run finished", status=str(self.status), seconds=round(now - self.started, 4))
         else:
             self._log.warning("run finished", status=str(self.status), error=self.error)
+        return deferred
+
+    def _write_end(self, rows: list[Any] | None, end: Callable[[Store], None]) -> None:
+        if rows:
+            self.store.write_steps(rows)  # type: ignore[union-attr]
+        end(self.store)  # type: ignore[arg-type]
 
     def _cancelled(self, st: _State, now: float) -> None:
         st.status = _S.CANCELLED
@@ -569,10 +606,11 @@ class Run:
         if self._flush_handle is None and self._pending_rows:
             self._flush_handle = self._loop.call_soon(self._flush)  # type: ignore[union-attr]
 
-    def _write_pending(self) -> None:
+    def _take_rows(self) -> list[Any] | None:
+        """The queued step rows as plain tuples (None when there are none)."""
         pending, self._pending_rows = self._pending_rows, {}
         if not pending or self.store is None:
-            return
+            return None
         run_id, ids = self.run_id, self.wf.input_ids_json
         # Plain tuples in StepRow's column order (building NamedTuples costs more than the insert).
         rows = [
@@ -585,20 +623,46 @@ class Run:
             )
             for st, output in pending.values()
         ]  # fmt: skip
-        self.store.write_steps(rows)  # type: ignore[arg-type]
+        return rows
 
     def _flush(self) -> None:
         self._flush_handle = None
+        if self._inflight is not None:
+            return  # the write in a thread flushes again when it lands (rows stay in order)
+        rows = self._take_rows()
         try:
-            self._write_pending()
+            if rows:
+                self._fast.write_steps(rows)  # type: ignore[union-attr]
+        except StoreBusy:
+            # Another writer holds the store: wait for it in a thread, not on the loop. The
+            # nodes of these rows stay gated until their rows are committed.
+            gated, self._gated = self._gated, []
+            fut = self._inflight = self._loop.run_in_executor(None, self.store.write_steps, rows)  # type: ignore[union-attr]
+            fut.add_done_callback(functools.partial(self._landed, gated))
+            return
         except Exception as exc:
-            self._log.error("writing step records failed", error=repr(exc))
-            self._abort(RunStatus.FAILED, f"StoreError: writing step records failed: {exc!r}")
+            self._store_failed(exc)
             return
         gated, self._gated = self._gated, []
         if self._aborted is None:
             self._queue.extend(gated)
             self._drain()
+
+    def _landed(self, gated: list[Node], fut: asyncio.Future[None]) -> None:
+        self._inflight = None
+        exc = None if fut.cancelled() else fut.exception()
+        if fut.cancelled() or exc is not None:
+            self._store_failed(exc or asyncio.CancelledError())
+            return
+        if self._aborted is None:
+            self._queue.extend(gated)
+            self._drain()
+        if (self._pending_rows or self._gated) and self._flush_handle is None:
+            self._flush()
+
+    def _store_failed(self, exc: BaseException) -> None:
+        self._log.error("writing step records failed", error=describe_repr(exc))
+        self._abort(RunStatus.FAILED, f"StoreError: writing step records failed: {describe_repr(exc)}")
 
     # ---- executing a step ----
 
@@ -769,8 +833,17 @@ class Run:
 
     def _record_usage(self, record: UsageRecord) -> None:
         self.usage.append(record)
-        if self.store is not None:
-            self.store.record_usage([record])
+        if self.store is None:
+            return
+        if self._loop is None or threading.get_ident() != self._loop_thread:
+            self.store.record_usage([record])  # a step's own thread may wait for a busy store
+            return
+        try:
+            self._fast.record_usage([record])  # type: ignore[union-attr]
+        except StoreBusy:
+            fut = self._loop.run_in_executor(None, self.store.record_usage, [record])
+            self._background.add(fut)
+            fut.add_done_callback(self._background.discard)
 
     # ---- .map() ----
 

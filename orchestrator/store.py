@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from orchestrator.errors import OrchestratorError
 from orchestrator.owners import owner_alive
 from orchestrator.records import (
     AttemptRecord,
@@ -73,8 +74,18 @@ class StoredOutput(NamedTuple):
     skip_reason: str | None
 
 
+class StoreBusy(OrchestratorError):
+    """Another writer holds the store longer than code on the event loop may wait for it."""
+
+
 class Store(abc.ABC):
     """Persistence of runs, steps and usage. Implementations must make `write_steps` atomic."""
+
+    def nowait(self) -> Store:
+        """A view for code on the event loop: the same store, but a write that would wait for
+        another writer raises StoreBusy at once (the caller retries on this store in a thread).
+        Stores that never wait return themselves."""
+        return self
 
     @abc.abstractmethod
     def create_run(self, row: RunRow) -> None: ...
@@ -204,8 +215,16 @@ _USAGE_FIELDS = (
 _INSERT_USAGE = f"INSERT INTO usage ({', '.join(_USAGE_FIELDS)}) VALUES ({','.join('?' * len(_USAGE_FIELDS))})"
 
 
+# How long a write from the event loop may wait for another writer's lock before it is handed
+# to a thread: a commit elsewhere takes microseconds, so this covers ordinary contention,
+# while a long transaction elsewhere no longer stalls every run of the process.
+_LOOP_WAIT_S = 0.05
+
+
 class SQLiteStore(Store):
     """An embedded SQLite database in WAL mode; safe to share between threads and processes."""
+
+    _raise_busy = False
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -226,6 +245,25 @@ class SQLiteStore(Store):
         with self._lock:
             self._conn.executescript(_SCHEMA)
             self._migrate()
+        # The view for the event loop shares everything but its connection and lock, so a
+        # patient write in a thread (holding `_lock`) never blocks it.
+        fast = self._fast = object.__new__(SQLiteStore)
+        fast.__dict__.update(self.__dict__)
+        fast._lock = threading.Lock()
+        fast._conn = sqlite3.connect(
+            str(self.path), check_same_thread=False, isolation_level=None, timeout=_LOOP_WAIT_S
+        )
+        fast._conn.execute("PRAGMA synchronous=NORMAL")  # per connection (WAL mode is the file's)
+        fast._raise_busy = True
+
+    def nowait(self) -> Store:
+        return self._fast
+
+    def _busy(self, exc: sqlite3.OperationalError) -> Exception:
+        text = str(exc)
+        if self._raise_busy and ("locked" in text or "busy" in text):
+            return StoreBusy(f"{self.path}: {text} (held by another writer)")
+        return exc
 
     def _migrate(self) -> None:
         have = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
@@ -243,7 +281,10 @@ class SQLiteStore(Store):
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
         with self._lock:
-            self._conn.execute(sql, params)
+            try:
+                self._conn.execute(sql, params)
+            except sqlite3.OperationalError as exc:
+                raise self._busy(exc) from None
 
     def create_run(self, row: RunRow) -> None:
         self._write(_INSERT_RUN, row)
@@ -265,11 +306,14 @@ class SQLiteStore(Store):
         # One statement, so SQLite's write lock makes the check and the claim one step: of
         # several processes claiming the same run, exactly one sees its row change.
         with self._lock:
-            cursor = self._conn.execute(
-                "UPDATE runs SET status='running', error=NULL, ended_at=NULL, owner_pid=?, owner_host=?,"
-                " owner_token=?, started_at=? WHERE run_id=? AND status=? AND owner_token IS ?",
-                (owner_pid, owner_host, owner_token, started_at, run_id, expect_status, expect_token),
-            )
+            try:
+                cursor = self._conn.execute(
+                    "UPDATE runs SET status='running', error=NULL, ended_at=NULL, owner_pid=?, owner_host=?,"
+                    " owner_token=?, started_at=? WHERE run_id=? AND status=? AND owner_token IS ?",
+                    (owner_pid, owner_host, owner_token, started_at, run_id, expect_status, expect_token),
+                )
+            except sqlite3.OperationalError as exc:
+                raise self._busy(exc) from None
             return cursor.rowcount == 1
 
     def batch_runs(self, batch: str) -> list[RunRecord]:
@@ -342,8 +386,10 @@ class SQLiteStore(Store):
             try:
                 for sql, rows in batches:
                     conn.executemany(sql, rows)
-            except BaseException:
+            except BaseException as exc:
                 conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise self._busy(exc) from None
                 raise
             conn.execute("COMMIT")
 
@@ -439,6 +485,9 @@ class SQLiteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        if self._fast is not self:
+            with self._fast._lock:
+                self._fast._conn.close()
 
 
 def _step_record(row: tuple[Any, ...]) -> StepRecord:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -39,7 +40,7 @@ from orchestrator.owners import HOST, is_mine, owner_alive
 from orchestrator.records import RunRecord, RunStatus, StepStatus
 from orchestrator.retry import RetryPolicy
 from orchestrator.serialization import dumps, loads
-from orchestrator.store import RunRow, Store, default_store
+from orchestrator.store import RunRow, Store, StoreBusy, default_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -405,7 +406,7 @@ class Workflow:
         if store is not None and validated:
             batch = batch or new_run_id()
             now = time.time()
-            store.create_runs(
+            rows = (
                 [
                     RunRow(
                         run_id, self.name, self.target, self.graph_hash, str(RunStatus.PENDING),
@@ -415,6 +416,7 @@ class Workflow:
                     for i, (run_id, values) in enumerate(zip(ids, validated, strict=True))
                 ]
             )  # fmt: skip
+            await _on_loop_or_thread(store, functools.partial(store.create_runs, rows))
         sem = asyncio.Semaphore(concurrency)
 
         async def one(i: int, values: dict[str, Any]) -> RunRecord:
@@ -424,7 +426,7 @@ class Workflow:
                     engine_limit=_engine_limit(), deadline=self.deadline, claimed=store is not None,
                     batch=batch, batch_index=i,
                 )  # fmt: skip
-                if store is not None and not _claim(store, run, str(RunStatus.PENDING), None):
+                if store is not None and not await _claim(store, run, str(RunStatus.PENDING), None):
                     # Someone resumed this batch meanwhile and took this run: it is theirs.
                     record = store.get_run(ids[i])
                 else:
@@ -450,12 +452,22 @@ class Workflow:
         )
 
 
-def _claim(store: Store, run: Run, expect_status: str, expect_token: str | None) -> bool:
+async def _claim(store: Store, run: Run, expect_status: str, expect_token: str | None) -> bool:
     run.started = time.time()
-    return store.claim_run(
-        run.run_id, expect_status=expect_status, expect_token=expect_token, owner_pid=os.getpid(),
-        owner_host=HOST, owner_token=run.owner_token, started_at=run.started,
+    claim = functools.partial(
+        store.claim_run, run.run_id, expect_status=expect_status, expect_token=expect_token,
+        owner_pid=os.getpid(), owner_host=HOST, owner_token=run.owner_token, started_at=run.started,
     )  # fmt: skip
+    return await _on_loop_or_thread(store, claim)
+
+
+async def _on_loop_or_thread(store: Store, call: Any) -> Any:
+    """`call` (a bound method of `store`) on the loop, or in a thread if another writer holds
+    the store: code on the event loop must not wait for SQLite's lock."""
+    try:
+        return getattr(store.nowait(), call.func.__name__)(*call.args, **call.keywords)
+    except StoreBusy:
+        return await asyncio.to_thread(call)
 
 
 def _start(run: Run, on_event: Listener | None) -> RunHandle:
@@ -675,7 +687,7 @@ async def start_resume(
     )
     if changed:
         run.warnings.append(f"resumed with changed code of step(s) {', '.join(changed)} (allow_changed_code)")
-    if not _claim(store, run, str(record.status), record.owner_token):
+    if not await _claim(store, run, str(record.status), record.owner_token):
         now = store.get_run(run_id)
         raise RunBusyError(
             f"run {run_id} was claimed by another process just now (pid {now.owner_pid} on "
