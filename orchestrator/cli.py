@@ -294,6 +294,7 @@ def runs_show(run_id: str, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from orchestrator.owners import HOST
     from orchestrator.serialization import to_jsonable
     from orchestrator.store import default_store
 
@@ -312,6 +313,11 @@ def runs_show(run_id: str, as_json: bool) -> None:
         console.print(
             f"the process that ran it (pid {record.owner_pid} on {record.owner_host}) is gone; "
             f"finish it with `slmflow resume {record.run_id}`"
+        )
+    elif str(record.status) == "running" and record.owner_host not in (None, HOST):
+        console.print(
+            f"recorded running by pid {record.owner_pid} on host {record.owner_host}, which cannot be "
+            f"checked from here; if that process is gone, `slmflow resume --force {record.run_id}`"
         )
     if record.error:
         console.print(f"error: {record.error}")
