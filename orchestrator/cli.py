@@ -10,6 +10,7 @@ Exit codes scripts can rely on:
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import importlib.util
 import json
@@ -112,7 +113,7 @@ def _read_jsonl(path: str) -> list[dict[str, Any]]:
     return batch
 
 
-def _outcome(record: Any) -> dict[str, Any]:
+def _outcome(record: Any, index: bool = False) -> dict[str, Any]:
     from orchestrator.serialization import to_jsonable
 
     out = {
@@ -121,14 +122,14 @@ def _outcome(record: Any) -> dict[str, Any]:
         "result": to_jsonable(record.result),
         "error": record.error,
     }
-    if record.batch_index is not None:
+    if index and record.batch_index is not None:
         out["index"] = record.batch_index  # lines come as runs end: this says which input
     return out
 
 
-def _emit(record: Any) -> None:
+def _emit(record: Any, index: bool = False) -> None:
     """One result line, flushed at once: a batch killed half way keeps every finished line."""
-    click.echo(json.dumps(_outcome(record)))
+    click.echo(json.dumps(_outcome(record, index)))
     sys.stdout.flush()
     if not record.succeeded:
         click.echo(f"run {record.run_id} {record.status}: {record.error}", err=True)
@@ -165,7 +166,8 @@ async def _run_with_progress(
                 failed += int(bad)
                 progress.update(task, advance=1, failed=f"[red]{failed} failed" if failed else "")
 
-        return await wf.arun_many(batch, concurrency=concurrency, on_event=on_event, on_done=_emit, batch=batch_id)
+        emit = functools.partial(_emit, index=not single)
+        return await wf.arun_many(batch, concurrency=concurrency, on_event=on_event, on_done=emit, batch=batch_id)
 
 
 @click.command("run")
@@ -367,7 +369,7 @@ def resume(run_id: str | None, batch: str | None, force: bool, allow_changed_cod
             records = asyncio.run(
                 resume_batch(
                     batch, force=force, allow_changed_code=allow_changed_code, concurrency=concurrency,
-                    on_done=_emit, on_busy=on_busy,
+                    on_done=functools.partial(_emit, index=True), on_busy=on_busy,
                 )
             )  # fmt: skip
         except ResumeError as exc:
