@@ -208,14 +208,15 @@ class _Coalescer:
                 fut.set_result(result)
 
 
-_coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, TaskKind], _Coalescer]] = (
+_coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], _Coalescer]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def _coalescer(client: AgentClient, task: TaskKind) -> _Coalescer:
     per_loop = _coalescers.setdefault(asyncio.get_running_loop(), {})
-    key = (client.app_name, client.name, task)
+    # Callers share a bulk call, hence its deadline: only those with the same bounds share one.
+    key = (client.app_name, client.name, task, client.retry.deadline_s, client.retry.down_check_s)
     if key not in per_loop:
         per_loop[key] = _Coalescer(client, task)
     return per_loop[key]
@@ -517,14 +518,12 @@ class AgentClient:
         if self.coalesce:
             self._get_handle()  # AgentNotFound here, in the caller, not in the shared sender
             try:
-                # The shared sender bounds the bulk call by its client's deadline; this bounds ours.
-                result = await asyncio.wait_for(_coalescer(self, task).submit(req), self.retry.deadline_s)
-            except AgentUnavailable as exc:  # from the sender (AgentTimeout included), typed as it came
+                # The shared sender bounds the bulk call by the deadline all its callers share.
+                result = await _coalescer(self, task).submit(req)
+            except AgentUnavailable as exc:  # AgentTimeout included, typed as it came
                 if self._record_usage:
                     record_call(self.name, task, None, str(exc))
                 raise type(exc)(exc.message, agent=self.name) from exc
-            except TimeoutError as exc:  # our own wait_for
-                raise self._record_failure(task, self._timed_out(task)) from exc
             return self._finish(task, result, started)
         retryable = _retryable_exceptions()
         down = _down_exceptions()
