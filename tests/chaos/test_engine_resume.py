@@ -93,6 +93,10 @@ def work(x: int) -> int:
     with open(os.environ["FLOW_EFFECTS"], "a") as fh:
         fh.write(f"work:{x}:{os.getpid()}\\n")
     time.sleep(float(os.environ.get("FLOW_DELAY", "0")))
+    release = os.environ.get("FLOW_RELEASE")
+    deadline = time.monotonic() + 60
+    while release and not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.02)
     return x * 2
 
 @workflow
@@ -110,13 +114,21 @@ def test_simultaneous_resumes_one_wins_the_others_exit_busy(tmp_path: Path) -> N
     first = _slmflow("run", str(script), "-i", "x=4", "--no-progress", env=env)
     assert first.returncode == 1, first.stderr
     run_id = json.loads(first.stdout)["run_id"]
-    env = {**env, "FLOW_DELAY": "5"}  # long enough that all three overlap
+    release = tmp_path / "release"
+    env = {**env, "FLOW_RELEASE": str(release)}  # whoever runs the step holds it until released
     del env["FLOW_FAIL"]
     procs = [
         subprocess.Popen([str(SLMFLOW), "resume", run_id], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
         for _ in range(3)
     ]  # fmt: skip
+    try:
+        # Release the step once two resumers are out (or time is up): all three overlapped.
+        deadline = time.monotonic() + 60
+        while sum(p.poll() is not None for p in procs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        release.write_text("go")
     outs = [(p.wait(60), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in outs)
     assert codes == [0, 3, 3], outs
