@@ -200,8 +200,8 @@ class AgentServer:
             "started_at": self._started_at,
             "load_s": self.load_s,
             "engine": self.spec.resolved_engine,
-            # Prompt tokens served from reused KV cache, for engines that reuse prefixes.
-            "prefix_cache": getattr(self.runner.engine, "cache_stats", dict)(),
+            # What the engine counts itself (llama_cpp: prefix-cache hits, cancelled streams).
+            "engine_stats": getattr(self.runner.engine, "stats", dict)(),
         }
 
     # -- internals --------------------------------------------------------------------

@@ -17,10 +17,11 @@ does (`chat_plan` turns a chat completion body into those task requests):
   permissive schema `{"type": "object"}`); the reply's content is JSON valid under the schema.
 - `tool_choice` `"required"` or a named function -> the `tool_call` task over all tools or
   just the named one; the reply is one tool call whose arguments follow its parameters.
-- `tool_choice` `"auto"` (the default when tools are given) -> two constrained steps: the
-  model first picks, under a grammar, one of {reply in text, tool A, tool B, ...} (a
-  `tool_call` over argument-less stand-ins); then it either answers (chat, or extract under
-  `response_format`) or fills the chosen tool's arguments under that tool's schema.
+- `tool_choice` `"auto"` (the default when tools are given) -> one `tool_call` over the
+  tools plus a stand-in `reply_in_text` tool without arguments: under the grammar the model
+  either calls a real tool with arguments valid for it (the reply, in one step) or picks
+  `reply_in_text`, and then answers in a second step (chat, or extract under
+  `response_format`), with that step's own finish reason.
 - `tool_choice` `"none"` -> the tools are ignored and the model answers.
 
 Output that cannot satisfy the grammar (out of tokens) is a 422 `invalid_output` error, never
@@ -36,11 +37,12 @@ import json
 import struct
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ray import serve
 
@@ -65,12 +67,10 @@ MAX_BODY_BYTES = 8 * 2**20
 MAX_JSON_DEPTH = 64
 # `tool_choice="auto"`: the stand-in tool that means "reply in text"; renamed if a real tool has the name.
 ANSWER_CHOICE = "reply_in_text"
-# `tool_choice="auto"`: tokens for the choice step's `{"name": ..., "arguments": {}}`.
-CHOICE_MAX_TOKENS = 96
-CHOICE_INSTRUCTION = (
-    "Decide how to respond to the conversation: call one of the tools below when it fulfils the "
-    "user's request, or choose {answer!r} to reply in text. Reply with only a JSON object "
-    '{{"name": <choice>, "arguments": {{}}}}.'
+AUTO_INSTRUCTION = (
+    "You can call exactly one of the tools below. Choose the tool that fulfils the user's request, "
+    "or {answer!r} to reply in text when no tool fits, and reply with only a JSON object "
+    '{{"name": <tool name>, "arguments": {{...}}}}.'
 )
 # `response_format` without a system message: what the extract task is asked to do.
 JSON_INSTRUCTION = "Respond to the conversation."
@@ -319,8 +319,8 @@ class ChatPlan:
     """What one chat completion asks of the agent, as typed task requests.
 
     `answer` makes a plain reply (chat, or extract under `response_format`). With
-    `tool_choice` "required" the reply is `tool_request`'s call; with "auto" `choice`
-    first picks between answering and one of `tools`.
+    `tool_choice` "required" the reply is `tool_request`'s call; with "auto" it is
+    `auto_request`'s call, unless that picks `answer_choice` (then `answer`).
     """
 
     messages: list[ChatMessage]
@@ -353,17 +353,15 @@ class ChatPlan:
             name = f"_{name}"
         return name
 
-    def choice_request(self) -> ToolCallRequest:
-        """`tool_choice="auto"`'s first step: a constrained pick of "reply in text" or a tool, no arguments."""
+    def auto_request(self) -> ToolCallRequest:
+        """`tool_choice="auto"`: the tools with their parameters, plus "reply in text" without arguments."""
         no_args = {"type": "object", "properties": {}, "additionalProperties": False}
-        answer = Tool(name=self.answer_choice, description="Reply to the user in text, calling no tool.", parameters=no_args)
-        stand_ins = [Tool(name=t.name, description=t.description, parameters=no_args) for t in self.tools]
+        reply = Tool(name=self.answer_choice, description="Reply to the user in text, calling no tool.", parameters=no_args)
         return ToolCallRequest(
             messages=self.messages,
-            tools=[answer, *stand_ins],
-            instruction=CHOICE_INSTRUCTION.format(answer=self.answer_choice),
-            max_new_tokens=CHOICE_MAX_TOKENS,
-            **_set(temperature=self.temperature),
+            tools=[*self.tools, reply],
+            instruction=AUTO_INSTRUCTION.format(answer=self.answer_choice),
+            **_set(max_new_tokens=self.max_new_tokens, temperature=self.temperature),
         )
 
 
@@ -481,6 +479,79 @@ def _tool_message(call: ToolCallResponse) -> dict[str, Any]:
     }
 
 
+# -- streaming (server-sent events, as the OpenAI SDKs read them) --------------------------------
+
+
+def _sse(events: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
+    async def body() -> AsyncIterator[str]:
+        async for event in events:
+            yield f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def _error_event(exc: AgentError) -> dict[str, Any]:
+    """An error after the stream started: the status line is gone, so it travels as an event."""
+    return {"error": {"message": str(exc), "type": type(exc).__name__, "code": None}}
+
+
+async def _stream_chat(client: AgentClient, model: str, request: ChatRequest) -> AsyncIterator[dict[str, Any]]:
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk",
+            "created": int(time.time()), "model": model}
+    first = True
+    params = request.model_dump(exclude_none=True, exclude={"messages"})
+    try:
+        # Leaving this loop (the HTTP client went away) closes the agent stream, which
+        # cancels the request on the replica and frees its sequence slot.
+        async for chunk in client.stream(messages=request.messages, **params):
+            if chunk.text:
+                delta = {"role": "assistant", "content": chunk.text} if first else {"content": chunk.text}
+                first = False
+                yield {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}]}
+            if chunk.finish_reason is not None:
+                usage = chunk.usage
+                yield {
+                    **base,
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": chunk.finish_reason, "logprobs": None}],
+                    "usage": _usage(usage.tokens_in, usage.tokens_out) if usage else None,
+                }
+    except AgentError as exc:
+        yield _error_event(exc)
+
+
+async def _stream_completion(
+    client: AgentClient, model: str, prompt: str, params: dict[str, Any]
+) -> AsyncIterator[dict[str, Any]]:
+    base = {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion", "created": int(time.time()),
+            "model": model}
+    try:
+        async for chunk in client.stream(prompt=prompt, **params):
+            if chunk.text:
+                yield {**base, "choices": [{"index": 0, "text": chunk.text, "finish_reason": None, "logprobs": None}]}
+            if chunk.finish_reason is not None:
+                usage = chunk.usage
+                yield {
+                    **base,
+                    "choices": [{"index": 0, "text": "", "finish_reason": chunk.finish_reason, "logprobs": None}],
+                    "usage": _usage(usage.tokens_in, usage.tokens_out) if usage else None,
+                }
+    except AgentError as exc:
+        yield _error_event(exc)
+
+
+async def _whole_as_stream(
+    model: str, message: dict[str, Any], finish: str, usage: dict[str, int]
+) -> AsyncIterator[dict[str, Any]]:
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk",
+            "created": int(time.time()), "model": model}
+    delta = dict(message)
+    for i, call in enumerate(delta.get("tool_calls") or []):
+        call["index"] = i
+    yield {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}]}
+    yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish, "logprobs": None}], "usage": usage}
+
+
 @serve.ingress(api)
 class OpenAIServer:
     def __init__(
@@ -502,15 +573,12 @@ class OpenAIServer:
             raise _APIError(401, "invalid or missing API key (send Authorization: Bearer <key>)", code="invalid_api_key")
 
     async def _parse(self, request: Request, cls: type[_B]) -> _B:
-        """The authorized request's body as `cls`; streaming is refused here for every endpoint."""
+        """The authorized request's body as `cls`."""
         self._authorize(request)
         data = await read_json(request)
         if not isinstance(data, dict):
             raise _APIError(400, f"request body must be a JSON object, got {type(data).__name__}")
-        body = cls.model_validate(data)
-        if getattr(body, "stream", False):
-            raise _APIError(400, "stream=true is not supported", code="unsupported")
-        return body
+        return cls.model_validate(data)
 
     def _client(self, model: str, *tasks: str) -> AgentClient:
         if model not in self._clients:
@@ -539,15 +607,19 @@ class OpenAIServer:
         body = await self._parse(request, ChatCompletionBody)
         plan = chat_plan(body)
         client = self._client(body.model, *(t.value for t in plan.tasks))
+        if body.stream and isinstance(plan.answer, ChatRequest) and plan.tool_choice == "none":
+            return _sse(_stream_chat(client, body.model, plan.answer))
         tokens_in = tokens_out = 0
-        tools = plan.tools if plan.tool_choice == "required" else None
-        if plan.tool_choice == "auto":
-            choice = await client.call(TaskKind.TOOL_CALL, plan.choice_request())
-            tokens_in, tokens_out = choice.usage.tokens_in, choice.usage.tokens_out
-            if choice.name != plan.answer_choice:
-                tools = [t for t in plan.tools if t.name == choice.name]
-        if tools:
-            call = await client.call(TaskKind.TOOL_CALL, plan.tool_request(tools))
+        call: ToolCallResponse | None = None
+        if plan.tool_choice == "required":
+            call = await client.call(TaskKind.TOOL_CALL, plan.tool_request())
+        elif plan.tool_choice == "auto":
+            call = await client.call(TaskKind.TOOL_CALL, plan.auto_request())
+            if call.name == plan.answer_choice:
+                # The model chose to reply in text: the answer is a second step; both steps' tokens count.
+                tokens_in, tokens_out = call.usage.tokens_in, call.usage.tokens_out
+                call = None
+        if call is not None:
             message, finish, usage = _tool_message(call), "tool_calls", call.usage
         elif isinstance(plan.answer, ExtractRequest):
             data = await client.call(TaskKind.EXTRACT, plan.answer)
@@ -557,13 +629,17 @@ class OpenAIServer:
             resp = await client.call(TaskKind.CHAT, plan.answer)
             message = {"role": "assistant", "content": resp.message.content}
             finish, usage = resp.finish_reason, resp.usage
+        total = _usage(tokens_in + usage.tokens_in, tokens_out + usage.tokens_out)
+        if body.stream:
+            # A grammar-constrained answer (JSON or a tool call) is sent whole, as one delta.
+            return _sse(_whole_as_stream(body.model, message, finish, total))
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-            "usage": _usage(tokens_in + usage.tokens_in, tokens_out + usage.tokens_out),
+            "usage": total,
         }
 
     @api.post("/v1/completions")
@@ -572,6 +648,10 @@ class OpenAIServer:
         client = self._client(body.model, "generate")
         prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
         params = _gen_params(body)
+        if body.stream:
+            if len(prompts) != 1:
+                raise _APIError(400, f"stream=true takes one prompt, got {len(prompts)}")
+            return _sse(_stream_completion(client, body.model, prompts[0], params))
         # Several prompts go out together, so the agent batches them.
         results = await asyncio.gather(*(client.generate(p, **params) for p in prompts))
         return {

@@ -11,8 +11,8 @@ server loop, which is the field's reference for CPU serving:
 - **prefix reuse**: a new request goes to the slot whose cached prompt shares the longest
   prefix with it, and a host-memory prompt cache restores prefixes into any slot, so the
   shared task instruction, schema and examples are not recomputed;
-- **grammars**: JSON schemas become llama.cpp grammars (``json_schema``), and the GGUF's
-  own chat template renders messages.
+- **grammars**: JSON schemas become llguidance grammars (the constrained-decoding library
+  built into this llama.cpp), and the GGUF's own chat template renders messages.
 
 Every public method is thread-safe and blocks only its caller: the Serve replica submits
 each request from its own thread and llama.cpp batches them together.
@@ -20,6 +20,7 @@ each request from its own thread and llama.cpp batches them together.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import threading
@@ -63,7 +64,10 @@ class LlamaCppEngine:
         self._prompt_tokens = 0
         self._cached_tokens = 0
         self._requests = 0
+        self._cancelled = 0
         self.load_s = 0.0
+        # Reuse cached prompt prefixes (benchmarks turn it off to measure what it saves).
+        self.reuse_prefix = True
 
     # -- loading ------------------------------------------------------------------------
 
@@ -132,14 +136,14 @@ class LlamaCppEngine:
             # Same sampling as the transformers engine: temperature and nucleus only.
             "top_k": 0,
             "min_p": 0.0,
-            "cache_prompt": True,
+            "cache_prompt": self.reuse_prefix,
         }
         if job.stop:
             body["stop"] = list(job.stop)
         if job.seed is not None:
             body["seed"] = int(job.seed)
         if job.json_schema is not None:
-            body["json_schema"] = job.json_schema
+            body["grammar"] = _json_grammar(job.json_schema)
         if job.messages is not None:
             body["messages"] = job.messages
         else:
@@ -216,6 +220,8 @@ class LlamaCppEngine:
                     pieces.append(piece)
                     if on_text(piece):
                         final.setdefault("finish_reason", "stop")
+                        with self._stats_lock:
+                            self._cancelled += 1
                         return True
             return False
 
@@ -261,11 +267,14 @@ class LlamaCppEngine:
                 return int(float(line.split()[-1]))
         return 0
 
-    def cache_stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, Any]:
+        """Requests served, prompt tokens and how many came from reused prefixes, streams the
+        caller stopped early."""
         with self._stats_lock:
             hit = self._cached_tokens / self._prompt_tokens if self._prompt_tokens else 0.0
             return {"requests": self._requests, "prompt_tokens": self._prompt_tokens,
-                    "cached_prompt_tokens": self._cached_tokens, "prefix_cache_hit_rate": round(hit, 4)}
+                    "cached_prompt_tokens": self._cached_tokens, "prefix_cache_hit_rate": round(hit, 4),
+                    "streams_cancelled": self._cancelled}
 
     def info(self) -> dict[str, Any]:
         size = os.path.getsize(self.spec.source().gguf_path or "") if self._server else 0
@@ -283,8 +292,17 @@ class LlamaCppEngine:
             "slot_context": self.slot_ctx,
             "threads": self.threads,
             "load_s": round(self.load_s, 3),
-            **self.cache_stats(),
+            **self.stats(),
         }
+
+
+def _json_grammar(schema: dict[str, Any]) -> str:
+    """An llguidance grammar for JSON matching ``schema``, in compact form (one space after
+    separators, no newlines) as the transformers engine's xgrammar writes it: a small model
+    given free whitespace spends its token budget on indentation and runs out mid-string.
+    (llama.cpp's ``json_schema`` request field takes no such option.)"""
+    options = {"whitespace_flexible": False, "key_separator": ": ", "item_separator": ", "}
+    return "%llguidance {}\nstart: %json " + json.dumps({**schema, "x-guidance": options})
 
 
 def _trained_context(path: Any) -> int | None:

@@ -136,12 +136,12 @@ def test_stream_stopped_by_the_caller_frees_its_slot(runner: ModelRunner) -> Non
 
 
 def test_shared_prefix_is_reused(runner: ModelRunner) -> None:
-    before = runner.engine.cache_stats()["cached_prompt_tokens"]
+    before = runner.engine.stats()["cached_prompt_tokens"]
     doc = "Send an email to bob@example.com about the meeting at 3pm. " * 4
     for q in ["Who?", "When?"]:
         runner.run_batch("chat", [{"messages": [{"role": "system", "content": doc}, {"role": "user", "content": q}],
                                    "max_new_tokens": 2}])
-    assert runner.engine.cache_stats()["cached_prompt_tokens"] - before > 30
+    assert runner.engine.stats()["cached_prompt_tokens"] - before > 30
 
 
 def test_seeded_sampling_is_reproducible(runner: ModelRunner) -> None:

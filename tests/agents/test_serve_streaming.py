@@ -96,3 +96,81 @@ async def test_llama_cpp_agent_returns_short_requests_while_long_ones_decode(ggu
     assert long.usage.tokens_out == 1000
     # Each request was its own call into the engine: no request waited for a batch to fill.
     assert all(r.usage.batch_size == 1 for r in [*shorts, long])
+
+
+# -- the OpenAI ingress: stream=true as server-sent events the official SDK reads ---------------
+
+
+@pytest.fixture(scope="module")
+def sdk(gguf_fleet: FleetSpec) -> Any:
+    import openai
+
+    url = fleet_status().http_url
+    return openai.OpenAI(base_url=f"{url}/v1", api_key=TEST_API_KEY, max_retries=0, timeout=60)
+
+
+@pytest.mark.parametrize("model", ["tinyllm", "tinygguf"])
+def test_sdk_streams_chat_with_usage_at_the_end(sdk: Any, model: str) -> None:
+    stream = sdk.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Say hi"}], max_tokens=8, temperature=0, stream=True
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    last = chunks[-1]
+    assert last.choices[0].finish_reason in {"stop", "length"}
+    assert last.usage is not None and last.usage.completion_tokens == 8 and last.usage.prompt_tokens > 0
+    whole = sdk.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Say hi"}], max_tokens=8, temperature=0
+    )
+    assert text.strip() == whole.choices[0].message.content
+
+
+def test_sdk_streams_completions(sdk: Any) -> None:
+    chunks = list(sdk.completions.create(model="tinygguf", prompt="The quick brown", max_tokens=6, stream=True))
+    assert sum(bool(c.choices and c.choices[0].text) for c in chunks) >= 2
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 6
+
+
+def test_sdk_streams_a_structured_answer_whole(sdk: Any) -> None:
+    schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 8}}, "required": ["name"],
+              "additionalProperties": False}
+    chunks = list(sdk.chat.completions.create(
+        model="tinygguf", messages=[{"role": "user", "content": "Your name?"}], max_tokens=40, stream=True,
+        response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": schema}},
+    ))
+    import json
+
+    from jsonschema import validate
+
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    validate(json.loads(text), schema)
+
+
+def test_http_client_disconnect_mid_stream_cancels_the_sequence(gguf_fleet: FleetSpec) -> None:
+    import httpx
+    from ray import serve
+
+    from agents.fleet import APP_NAME
+
+    handle = serve.get_deployment_handle("tinygguf", APP_NAME)
+    before = handle.stats.remote().result()["engine_stats"]["streams_cancelled"]
+    url = fleet_status().http_url
+    body = {"model": "tinygguf", "prompt": "The quick brown", "max_tokens": 1000, "stream": True}
+    with httpx.stream("POST", f"{url}/v1/completions", json=body,
+                      headers={"Authorization": f"Bearer {TEST_API_KEY}"}, timeout=60) as resp:
+        assert resp.status_code == 200
+        events = 0
+        for line in resp.iter_lines():
+            events += line.startswith("data: ")
+            if events == 2:
+                break  # the client goes away mid-answer
+    deadline = time.monotonic() + 20
+    stats: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        stats = handle.stats.remote().result()
+        if stats["engine_stats"]["streams_cancelled"] > before and stats["pending"] == 0:
+            break
+        time.sleep(0.2)
+    assert stats["engine_stats"]["streams_cancelled"] == before + 1, stats
+    assert stats["pending"] == 0
