@@ -28,15 +28,18 @@ class ModelRunner:
     """One agent's model and task execution. Thread-safe: batches run one at a time."""
 
     def __init__(self, spec: AgentSpec, *, gpu_fraction: float | None = None, threads: int | None = None) -> None:
-        """``threads``: CPU threads for torch and grammar compilation; None takes the spec's
-        ``resources.num_cpus`` (at least 1), 0 leaves the process settings alone.
+        """``threads``: CPU threads for the engine and grammar compilation; None takes the
+        spec's ``threads``, else its ``resources.num_cpus`` (at least 1); 0 leaves the process
+        settings alone.
 
         More threads than the replica's cores is ruinous on a busy machine: torch's thread
         barriers spin, and small batches ran 20x slower with 2 threads on 2 shared cores.
         """
         self.spec = spec
         self.gpu_fraction = gpu_fraction
-        self.threads = max(1, int(spec.resources.num_cpus)) if threads is None else threads
+        if threads is None:
+            threads = spec.threads or max(1, int(spec.resources.num_cpus))
+        self.threads = threads
         self._ctx: Any = None
         self._lock = threading.Lock()
         self._info: dict[str, Any] | None = None

@@ -41,6 +41,10 @@ GPU_FIXED_HEADROOM_BYTES = 768 * 2**20
 GPU_FRACTION_STEP = 0.05
 
 
+def _is_gguf_reference(model: str, gguf_file: str | None) -> bool:
+    return bool(gguf_file) or model.lower().endswith(".gguf")
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -160,6 +164,13 @@ class AgentSpec(_Spec):
     tokenizer: str | None = None
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # The inference engine (agents.engines): "auto" takes llama_cpp for a GGUF file and
+    # transformers for everything else.
+    engine: Literal["auto", "transformers", "llama_cpp"] = "auto"
+    # CPU threads the engine computes with; default: resources.num_cpus (at least 1). Ray
+    # reserves num_cpus; a replica may use more threads than it reserves where it knows
+    # its neighbours are mostly idle (the default fleet's generator beside a quick encoder).
+    threads: int | None = Field(default=None, ge=1, le=256)
     tasks: list[TaskKind] = Field(min_length=1)
     classify_method: Literal["similarity", "likelihood"] | None = None
     max_input_tokens: int = Field(default=2048, ge=8)
@@ -210,12 +221,34 @@ class AgentSpec(_Spec):
     def _consistent(self) -> AgentSpec:
         if self.classify_method is not None and TaskKind.CLASSIFY not in self.tasks:
             raise ValueError("classify_method is set but 'classify' is not in tasks")
+        if self.engine == "llama_cpp":
+            if not _is_gguf_reference(self.model, self.gguf_file):
+                raise ValueError(
+                    f"engine 'llama_cpp' runs GGUF files; model {self.model!r} is not one "
+                    "(use engine: transformers, or point model at a .gguf file)"
+                )
+            if TaskKind.EMBED in self.tasks:
+                raise ValueError("engine 'llama_cpp' serves causal GGUF models, which do not embed; "
+                                 "serve embeddings from an encoder on engine: transformers")
+            if self.classify_method == "similarity":
+                raise ValueError("engine 'llama_cpp' classifies by likelihood; similarity needs an encoder")
         if self.max_ongoing_requests is not None and self.max_ongoing_requests < self.batching.max_batch_size:
             raise ValueError(
                 f"max_ongoing_requests ({self.max_ongoing_requests}) below batching.max_batch_size "
                 f"({self.batching.max_batch_size}) would keep batches from filling"
             )
         return self
+
+    @property
+    def resolved_engine(self) -> Literal["transformers", "llama_cpp"]:
+        """The engine that serves this agent: ``engine``, or for "auto" llama_cpp on a GGUF file
+        with only the tasks llama.cpp serves here, else transformers."""
+        if self.engine != "auto":
+            return self.engine
+        gguf = _is_gguf_reference(self.model, self.gguf_file)
+        if gguf and TaskKind.EMBED not in self.tasks and self.classify_method != "similarity":
+            return "llama_cpp"
+        return "transformers"
 
     def source(self) -> ModelSource:
         """Where the weights come from (raises SpecError when the reference does not resolve)."""
