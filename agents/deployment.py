@@ -199,7 +199,7 @@ class AgentServer:
             "last_error": self._last_error,
             "started_at": self._started_at,
             "load_s": self.load_s,
-            "engine": self.spec.resolved_engine,
+            "engine": "llama_cpp" if self.runner.concurrent else "transformers",
             # What the engine counts itself (llama_cpp: prefix-cache hits, cancelled streams).
             "engine_stats": getattr(self.runner.engine, "stats", dict)(),
         }

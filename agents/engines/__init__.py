@@ -1,7 +1,7 @@
 """Inference engines: what runs an agent's model (see ``agents.engines.base`` for the interface).
 
 ``load_engine(spec)`` picks the engine the spec names (``engine:`` in the fleet file;
-"auto" = llama_cpp for GGUF files, transformers otherwise) and loads the model.
+"auto" = llama_cpp for GGUF files on CPU, transformers otherwise) and loads the model.
 """
 
 from __future__ import annotations
@@ -16,11 +16,15 @@ if TYPE_CHECKING:
 
 def load_engine(spec: AgentSpec, *, threads: int, gpu_fraction: float | None = None) -> Any:
     """The spec's engine with its model loaded; raises ModelLoadError/SpecError with the reason."""
-    if spec.resolved_engine == "llama_cpp":
-        from agents.engines.llama_cpp import LlamaCppEngine
-        from agents.models.device import resolve_device
+    from agents.models.device import resolve_device
 
-        device = resolve_device(spec.device).type
+    device = resolve_device(spec.device).type
+    # The PyPI wheel of llama.cpp is CPU-only: where the replica has a GPU, "auto" keeps a
+    # GGUF agent on transformers/CUDA instead of leaving the GPU idle.
+    on_gpu_auto = spec.engine == "auto" and device == "cuda"
+    if spec.resolved_engine == "llama_cpp" and not on_gpu_auto:
+        from agents.engines.llama_cpp import LlamaCppEngine
+
         return LlamaCppEngine(spec, threads=threads or 1, device=device).load()
     from agents.engines.hf import TransformersEngine
 
