@@ -244,15 +244,22 @@ def runs_list(limit: int, status: str | None, workflow: str | None, as_json: boo
     from orchestrator.records import RunStatus
     from orchestrator.store import default_store
 
-    wanted = RunStatus.RUNNING if status == "interrupted" else RunStatus(status) if status else None
-    records = default_store().list_runs(limit=limit, status=wanted, workflow=workflow)
-    if status in ("running", "interrupted"):
-        records = [r for r in records if r.interrupted == (status == "interrupted")]
+    store = default_store()
+    if status == "interrupted":
+        records = [
+            r for s in (RunStatus.RUNNING, RunStatus.PENDING)
+            for r in store.list_runs(limit=limit, status=s, workflow=workflow) if r.interrupted
+        ]  # fmt: skip
+        records = sorted(records, key=lambda r: r.created_at, reverse=True)[:limit]
+    else:
+        records = store.list_runs(limit=limit, status=RunStatus(status) if status else None, workflow=workflow)
+        if status in ("running", "pending"):
+            records = [r for r in records if not r.interrupted]
     if as_json:
         for r in records:
             click.echo(r.model_dump_json(exclude={"steps", "result"}))
         return
-    table = Table(title=f"runs in {default_store().path}")
+    table = Table(title=f"runs in {store.path}")
     # Ids are copied into `runs show` and `resume`, and runs started together share a long
     # prefix (time first): never cut or wrap them; the error column gives way instead.
     table.add_column("run id", no_wrap=True, min_width=20)

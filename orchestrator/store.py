@@ -396,7 +396,8 @@ class SQLiteStore(Store):
     def _run_from_row(self, row: sqlite3.Row | tuple[Any, ...], steps: list[StepRecord]) -> RunRecord:
         (run_id, workflow, target, ghash, status, inputs, result, error, created, started, ended, pid, host,
          warnings, code_hashes, token, batch, batch_index) = row  # fmt: skip
-        interrupted = status == "running" and owner_alive(pid, host, token) is False
+        # Pending runs of a batch name the batch's process: they are stranded if it died too.
+        interrupted = status in ("running", "pending") and owner_alive(pid, host, token) is False
         return RunRecord(
             run_id=run_id,
             workflow=workflow,

@@ -36,7 +36,7 @@ from orchestrator.errors import (
 )
 from orchestrator.events import Event, EventKind, Listener
 from orchestrator.executor import Executor
-from orchestrator.owners import HOST, is_mine, owner_alive
+from orchestrator.owners import HOST, claim_token, is_mine, owner_alive
 from orchestrator.records import RunRecord, RunStatus, StepStatus
 from orchestrator.retry import RetryPolicy
 from orchestrator.serialization import dumps, loads
@@ -403,6 +403,8 @@ class Workflow:
                 raise InputValidationError(f"input #{i}: {exc}") from None
         store = self.store
         ids = [new_run_id() for _ in validated]
+        # The batch's process owns its pending runs too: if it dies they show interrupted.
+        batch_token = claim_token()
         if store is not None and validated:
             batch = batch or new_run_id()
             now = time.time()
@@ -410,8 +412,8 @@ class Workflow:
                 [
                     RunRow(
                         run_id, self.name, self.target, self.graph_hash, str(RunStatus.PENDING),
-                        dumps(values, allow_pickle=True), now, None, None, None, self.code_hashes_json, None,
-                        batch, i,
+                        dumps(values, allow_pickle=True), now, None, os.getpid(), HOST, self.code_hashes_json,
+                        batch_token, batch, i,
                     )
                     for i, (run_id, values) in enumerate(zip(ids, validated, strict=True))
                 ]
@@ -426,7 +428,7 @@ class Workflow:
                     engine_limit=_engine_limit(), deadline=self.deadline, claimed=store is not None,
                     batch=batch, batch_index=i,
                 )  # fmt: skip
-                if store is not None and not await _claim(store, run, str(RunStatus.PENDING), None):
+                if store is not None and not await _claim(store, run, str(RunStatus.PENDING), batch_token):
                     # Someone resumed this batch meanwhile and took this run: it is theirs.
                     record = store.get_run(ids[i])
                 else:
@@ -622,7 +624,7 @@ async def start_resume(
     live = _RUNS.get(run_id)
     if live is not None and live.status in (RunStatus.PENDING, RunStatus.RUNNING):
         raise RunBusyError(f"run {run_id} is still running in this process")
-    if record.status is RunStatus.RUNNING and not force:
+    if record.status in (RunStatus.RUNNING, RunStatus.PENDING) and not force:
         # Ours but not live here (checked just above): nothing runs it any more.
         mine = is_mine(record.owner_token)
         alive = False if mine else owner_alive(record.owner_pid, record.owner_host, record.owner_token)

@@ -224,6 +224,10 @@ def test_a_killed_batch_keeps_its_finished_lines_and_resumes_to_the_end(tmp_path
     assert len(runs) == 60  # every input recorded, started or not
     [batch] = {r.batch for r in runs}
     assert sorted(r.batch_index for r in runs) == list(range(60))
+    # Runs in flight and runs never started alike show interrupted (their process is gone).
+    unfinished = [r for r in runs if r.status is not RunStatus.SUCCEEDED]
+    assert unfinished and all(r.interrupted for r in unfinished)
+    assert {str(r.status) for r in unfinished} <= {"running", "pending"}
     store.close()
 
     done = _slmflow("resume", "--batch", batch, env=env, timeout=120)
