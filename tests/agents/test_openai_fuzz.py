@@ -149,7 +149,13 @@ def test_every_answer_is_2xx_or_a_json_4xx(
     except httpx.TimeoutException:
         pytest.fail(f"no answer within {REQUEST_TIMEOUT_S}s to POST {path} {body[:200]!r}")
     assert resp.status_code < 500, (path, body[:300], resp.status_code, resp.text[:500])
-    payload = resp.json()  # every answer, error or not, is JSON
+    if resp.headers.get("content-type", "").startswith("text/event-stream"):
+        # stream=true: every event is JSON (an error after the start travels as one), then [DONE].
+        events = [line.removeprefix("data: ") for line in resp.text.splitlines() if line.startswith("data: ")]
+        assert resp.status_code == 200 and events and events[-1] == "[DONE]", resp.text[-300:]
+        assert all(isinstance(json.loads(e), dict) for e in events[:-1]), resp.text[:300]
+        return
+    payload = resp.json()  # every other answer, error or not, is JSON
     if resp.status_code >= 400:
         error = payload["error"]
         assert isinstance(error["message"], str) and error["message"], payload
