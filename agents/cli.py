@@ -183,15 +183,18 @@ def _print_status(status) -> None:  # status: FleetStatus
         console.print(f"OpenAI-compatible API: {status.http_url}/v1")
     if not status.agents:
         return
-    table = Table("agent", "status", "replicas", "resources/replica", "queue", "served", "errors", "last error")
+    table = Table("agent", "status", "engine", "replicas", "resources/replica", "queue", "served", "prefix hit",
+                  "errors", "last error")
     for a in status.agents.values():
         table.add_row(
             a.name,
             a.status,
+            a.engine or "-",
             f"{a.replicas_running}/{a.replicas_target}",
             ", ".join(f"{k}={v:g}" if isinstance(v, float | int) else f"{k}={v}" for k, v in a.resources_per_replica.items()),
             "-" if a.queue_depth is None else str(a.queue_depth),
             "-" if a.requests_served is None else str(a.requests_served),
+            "-" if a.prefix_cache_hit_rate is None else f"{a.prefix_cache_hit_rate:.0%}",
             "-" if a.errors is None else str(a.errors),
             (a.last_error or a.message or "")[:80],
         )

@@ -456,6 +456,9 @@ class AgentStatus(BaseModel):
     requests_served: int | None = None
     errors: int | None = None
     last_error: str | None = None
+    engine: str | None = None
+    # Share of prompt tokens served from reused KV cache (llama_cpp engine), over all replicas.
+    prefix_cache_hit_rate: float | None = None
     replicas: list[ReplicaStatus] = Field(default_factory=list)
 
 
@@ -522,9 +525,19 @@ def fleet_status(stats_timeout_s: float = 5.0) -> FleetStatus:
             requests_served=sum(s["served"] for s in stats) if stats else None,
             errors=sum(s["errors"] for s in stats) if stats else None,
             last_error=max(last_errors, key=lambda s: s.get("started_at", 0))["last_error"] if last_errors else None,
+            engine=stats[0].get("engine") if stats else None,
+            prefix_cache_hit_rate=_hit_rate(stats),
             replicas=list(replicas.values()),
         )
     return FleetStatus(status=app.status.value, message=app.message, http_url=http_url, agents=agents)
+
+
+def _hit_rate(stats: list[dict[str, Any]]) -> float | None:
+    engine = [s.get("engine_stats") or {} for s in stats]
+    prompt = sum(e.get("prompt_tokens", 0) for e in engine)
+    if not prompt:
+        return None
+    return round(sum(e.get("cached_prompt_tokens", 0) for e in engine) / prompt, 4)
 
 
 def _broadcast(handle: Any, method: str, timeout_s: float) -> list[Any]:

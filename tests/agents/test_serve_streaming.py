@@ -86,6 +86,17 @@ async def test_leaving_a_stream_early_releases_the_request(gguf_fleet: FleetSpec
     assert (await agent("tinygguf").generate("Alice", max_new_tokens=2)).usage.tokens_out == 2
 
 
+def test_status_reports_engine_and_prefix_cache_hits(gguf_fleet: FleetSpec) -> None:
+    doc = "Send an email to bob@example.com about the meeting at 3pm. " * 4
+    for q in ["Who?", "When?"]:
+        agent("tinygguf").chat_sync([{"role": "system", "content": doc}, {"role": "user", "content": q}],
+                                    max_new_tokens=2)
+    status = fleet_status().agents
+    assert status["tinygguf"].engine == "llama_cpp" and status["tinyllm"].engine == "transformers"
+    assert status["tinygguf"].prefix_cache_hit_rate is not None and status["tinygguf"].prefix_cache_hit_rate > 0
+    assert status["tinyllm"].prefix_cache_hit_rate is None
+
+
 async def test_llama_cpp_agent_returns_short_requests_while_long_ones_decode(gguf_fleet: FleetSpec) -> None:
     client = agent("tinygguf", coalesce=False)
     long_task = asyncio.create_task(client.generate("The quick brown", max_new_tokens=1000))
