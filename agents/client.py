@@ -15,7 +15,7 @@ default 300 s or `SLMFLOW_CALL_TIMEOUT_S`), past which it is cancelled and raise
 `AgentTimeout` (an `AgentUnavailable`). An agent that is down fails its calls fast: Serve
 refuses new requests to a deployment that failed to deploy (`DeploymentUnavailableError`,
 not retried), and a call still waiting after `down_check_s` asks the controller whether the
-agent has any running replica; none, with the deployment failed or unhealthy, ends the call
+agent has any running replica; none, with the deployment's deploy failed, ends the call
 with `AgentUnavailable` at once instead of leaving it queued for a replica that never comes.
 """
 
@@ -261,12 +261,14 @@ _down_cache: dict[tuple[str, str], tuple[float, str | None]] = {}
 
 
 def _judge(details: Any) -> str | None:
-    """Why the deployment cannot serve (no running replica and failed/unhealthy), or None."""
+    """Why the deployment cannot serve (no running replica, and its deploy failed), or None."""
     if any(str(getattr(r.state, "value", r.state)) == "RUNNING" for r in details.replicas):
         return None
     status = str(getattr(details.status, "value", details.status))
-    if status not in ("DEPLOY_FAILED", "UNHEALTHY"):
-        return None  # starting or updating: a replica may still come; the deadline bounds the wait
+    if status != "DEPLOY_FAILED":
+        # Starting, updating, or UNHEALTHY while Serve replaces a lost replica: one may still
+        # come. Only a failed deploy is terminal (Serve stops trying until the next deploy).
+        return None
     lines = [ln.strip() for ln in str(details.message).splitlines() if ln.strip()]
     return f"the agent is down: no replica running, deployment {status}" + (f" ({lines[-1]})" if lines else "")
 
