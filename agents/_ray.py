@@ -10,7 +10,7 @@ _lock = threading.Lock()
 def ensure_connected(address: str | None = None) -> None:
     """Connect this process to Ray once, unless it already is.
 
-    `cluster.connect` is the one place that knows addresses, auth and probes.
+    `agents.connect` is the one place that knows addresses, auth and probes.
     """
     import ray
 
@@ -19,6 +19,6 @@ def ensure_connected(address: str | None = None) -> None:
     with _lock:
         if ray.is_initialized():
             return
-        from cluster.connect import connect
+        from agents.connect import connect
 
         connect(address)

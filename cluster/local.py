@@ -149,7 +149,7 @@ def forget_current_cluster(head: LocalHead) -> bool:
     """
     from ray._common.utils import get_ray_address_file
 
-    from cluster.connect import ClusterConnectError, _probe, _resolve
+    from agents.connect import ClusterConnectError, _probe, _resolve
 
     path = Path(get_ray_address_file(head.temp_dir))
     try:
