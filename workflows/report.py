@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from orchestrator import RunRecord, UsageRecord
@@ -56,6 +56,14 @@ class CostComparison(BaseModel):
         return self.reference_cost_usd / self.cost_usd if self.cost_usd > 0 else float("inf")
 
 
+def _p50_p95(values: Sequence[float]) -> tuple[float, float]:
+    if len(values) == 1:  # quantiles needs two points; one point is every percentile
+        return float(values[0]), float(values[0])
+    # "inclusive": linear interpolation between the closest ranks, numpy's default too.
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return q[49], q[94]
+
+
 def agent_stats(usage: Iterable[UsageRecord]) -> list[AgentStats]:
     """Calls, p50/p95 latency (queue + compute), tokens and cost per agent."""
     by_agent: dict[str, list[UsageRecord]] = defaultdict(list)
@@ -64,14 +72,14 @@ def agent_stats(usage: Iterable[UsageRecord]) -> list[AgentStats]:
     out = []
     for name in sorted(by_agent):
         rows = by_agent[name]
-        lat = np.array([u.queue_ms + u.compute_ms for u in rows], dtype=float)
+        p50, p95 = _p50_p95([u.queue_ms + u.compute_ms for u in rows])
         out.append(AgentStats(
             agent=name,
             calls=len(rows),
             errors=sum(u.error is not None for u in rows),
             escalated=sum(u.escalated for u in rows),
-            p50_ms=float(np.percentile(lat, 50)),
-            p95_ms=float(np.percentile(lat, 95)),
+            p50_ms=p50,
+            p95_ms=p95,
             tokens_in=sum(u.tokens_in for u in rows),
             tokens_out=sum(u.tokens_out for u in rows),
             cost_usd=sum(u.cost_usd for u in rows),
@@ -306,8 +314,9 @@ def _step_rows(runs: Sequence[RunRecord]) -> list[list[str]]:
     for name, steps in by_name.items():
         durs = [s.duration_s * 1000 for s in steps if s.duration_s is not None]
         status = [str(getattr(s.status, "value", s.status)) for s in steps]
+        p50, p95 = _p50_p95(durs) if durs else (None, None)
         rows.append([html.escape(name), str(len(steps)),
-                     f"{np.percentile(durs, 50):.0f}" if durs else "-", f"{np.percentile(durs, 95):.0f}" if durs else "-",
+                     f"{p50:.0f}" if p50 is not None else "-", f"{p95:.0f}" if p95 is not None else "-",
                      str(status.count("failed")), str(status.count("skipped"))])
     return rows
 

@@ -54,6 +54,37 @@ def test_ids_amounts_and_dates_are_kept(text: str) -> None:
     assert redact(text) == text
 
 
+# Not written to fit our patterns: phone numbers as people paste them (no separators, odd
+# grouping) and IBANs from the ISO 13616 / bank documentation examples, in print and
+# electronic form. Each must go; the text around it must stay.
+@pytest.mark.parametrize(("value", "token"), [
+    ("4155550132", "[PHONE]"),  # US, digits only
+    ("+442079460958", "[PHONE]"),  # UK, E.164
+    ("(212)5550198", "[PHONE]"),
+    ("020 7946 0958", "[PHONE]"),  # UK national format
+    ("+41 44 668 18 00", "[PHONE]"),  # Zurich, pairs
+    ("650.253.0000", "[PHONE]"),
+    ("GB82 WEST 1234 5698 7654 32", "[IBAN]"),
+    ("GB82WEST12345698765432", "[IBAN]"),
+    ("DE89 3704 0044 0532 0130 00", "[IBAN]"),
+    ("FR1420041010050500013M02606", "[IBAN]"),
+    ("NL91ABNA0417164300", "[IBAN]"),
+])
+def test_phone_numbers_and_ibans_in_any_layout_are_redacted(value: str, token: str) -> None:
+    counts: Counter[str] = Counter()
+    assert redact(f"Please pay to {value} by Friday.", counts) == f"Please pay to {token} by Friday."
+    assert sum(counts.values()) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "GB82 WEST 1234 5698 7654 33",  # IBAN with a wrong check digit
+    "ts 1730000000",  # a 10-digit number that is no valid phone number
+    "order 20240301 shipped", "SKU 1234567", "amount 1500000",
+])
+def test_invalid_ibans_and_plain_numbers_are_kept(text: str) -> None:
+    assert redact(text) == text
+
+
 def test_luhn() -> None:
     assert luhn_valid("4111 1111 1111 1111")
     assert not luhn_valid("4111 1111 1111 1112")

@@ -9,7 +9,7 @@ example, a verdict and a projection of cost and latency on a specialist.
 from __future__ import annotations
 
 import json
-import re
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from workflows.migration.calls import Call
 from workflows.migration.clustering import cluster
@@ -91,17 +92,29 @@ class Analysis(BaseModel):
         raise KeyError(f"no group {key!r}; groups are: {', '.join(f'{g.id} ({g.name})' for g in self.groups)}")
 
 
-_STOP = set(["a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "by", "is", "are", "be", "this", "that", "it", "as", "at", "from", "your", "you", "i", "my", "me", "we", "our", "please", "answer", "reply", "return", "only", "output", "following", "below", "given", "one", "which", "should", "what", "how", "into", "text", "user", "system", "assistant", "json", "word", "label"])
+_STOP = frozenset(["a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "by", "is", "are", "be", "this", "that", "it", "as", "at", "from", "your", "you", "i", "my", "me", "we", "our", "please", "answer", "reply", "return", "only", "output", "following", "below", "given", "one", "which", "should", "what", "how", "into", "text", "user", "system", "assistant", "json", "word", "label"])
 
 
-def _keywords(texts: Sequence[str], background: Counter[str], n: int = 3) -> str:
-    """The words most over-represented in `texts` against all calls: a readable group name."""
-    counts: Counter[str] = Counter()
-    for t in texts:
-        counts.update({w for w in re.findall(r"[a-z][a-z_]{2,}", t.lower()) if w not in _STOP})
-    total_bg = sum(background.values()) or 1
-    scored = sorted(counts, key=lambda w: (-(counts[w] / len(texts)) * np.log(total_bg / (1 + background[w])), w))
-    return "-".join(scored[:n]) or "group"
+def _keywords(texts: Sequence[str], groups: Sequence[Sequence[int]], n: int = 3) -> list[str]:
+    """A readable name per group: the `n` words with the highest mean tf-idf over its calls.
+
+    Every call is a document, so a word common to all calls (boilerplate) weighs little
+    and a word frequent in one group's calls names it.
+    """
+    vectorizer = TfidfVectorizer(token_pattern=r"(?u)\b[a-z][a-z_]{2,}\b", lowercase=True,
+                                 stop_words=sorted(_STOP | ENGLISH_STOP_WORDS), binary=True)
+    try:
+        matrix = vectorizer.fit_transform(texts)
+    except ValueError:  # no word left after stop words (e.g. only numbers)
+        return ["group"] * len(groups)
+    vocab = vectorizer.get_feature_names_out()
+    names = []
+    for idx in groups:
+        mean = np.asarray(matrix[list(idx)].mean(axis=0)).ravel()
+        # Highest weight first; ties by word so names are stable from run to run.
+        order = sorted((i for i in np.flatnonzero(mean)), key=lambda i: (-round(float(mean[i]), 12), vocab[i]))
+        names.append("-".join(vocab[i] for i in order[:n]) or "group")
+    return names
 
 
 def _embed_text(call: Call) -> str:
@@ -120,12 +133,12 @@ def _stats(calls: list[Call], total_calls: int, total_cost: float, spec: Special
         "call_share": len(calls) / total_calls,
         "cost_usd": cost,
         "spend_share": cost / total_cost if total_cost else 0.0,
-        "p50_latency_ms": float(np.median(lat)),
+        "p50_latency_ms": statistics.median(lat),
         "mean_tokens_in": tin,
         "mean_tokens_out": tout,
         "projected_cost_usd": projected,
-        "projected_p50_latency_ms": float(np.median(
-            [spec.base_latency_ms + spec.ms_per_output_token * c.tokens_out for c in calls])),
+        "projected_p50_latency_ms": statistics.median(
+            spec.base_latency_ms + spec.ms_per_output_token * c.tokens_out for c in calls),
         "models": sorted({c.model for c in calls}),
         "call_ids": [c.id for c in calls],
     }
@@ -181,16 +194,16 @@ def analyze(
             by_hint.setdefault(c.group_hint, []).append(c)
     groups.extend(("store", members, None) for members in by_hint.values())
 
-    background: Counter[str] = Counter()
-    for c in logged:
-        background.update(set(re.findall(r"[a-z][a-z_]{2,}", c.prompt_text.lower())))
+    position = {id(c): i for i, c in enumerate(logged)}
+    log_groups = [[position[id(c)] for c in members] for source, members, _ in groups if source == "log"]
+    log_names = iter(_keywords([c.prompt_text for c in logged], log_groups))
 
     built = []
     for source, members, cohesion in groups:
         s = _stats(members, total_calls, total_cost, spec)
         candidate, reasons = _verdict(s, cohesion, th)
         if source == "log":
-            name = _keywords([c.prompt_text for c in members], background)
+            name = next(log_names)
             ex = members[0]
             example = Example(prompt=ex.prompt_text[:400], response=ex.response[:200])
         else:

@@ -1,79 +1,75 @@
-"""Redaction of obvious PII (emails, phone numbers, payment card numbers) before analysis.
+"""Redaction of obvious PII (emails, phone numbers, payment cards, IBANs) before analysis.
 
 Redaction runs on every text of a call before it is embedded, reported or exported,
-so nothing downstream ever sees the original values. Card numbers are only redacted
-when their digits pass the Luhn check, which keeps order ids and invoice numbers.
+so nothing downstream ever sees the original values. The detectors are maintained
+libraries, not our own patterns: phone numbers are found by `phonenumbers` (Google's
+libphonenumber metadata: any layout, with or without separators, and only numbers that
+are valid for their country), IBANs and card numbers are confirmed by their checksums
+in `python-stdnum` (ISO 7064 mod 97 and Luhn), which keeps order ids, invoice numbers
+and amounts.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
+import phonenumbers
+from stdnum import iban, luhn
+
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# A card: 13-19 digits, optionally grouped by single spaces or dashes.
+# Candidates only: a card is 13-19 digits, optionally grouped by single spaces or dashes;
+# an IBAN is a country code, two check digits and 11-30 letters or digits, run together or
+# in groups of four (its print form). The checksums decide.
 CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
-# A phone: optional +country code, an area code (optionally parenthesised), then groups
-# separated by spaces, dots or dashes; at least 9 digits in all. Plain digit runs
-# (ids, amounts) need separators to match, so "INV-2024-0012" or "25000" stay.
-PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)|\d{2,4})(?:[ .-]\d{2,4}){2,3}(?![\w-])"
-)
+IBAN = re.compile(r"(?<!\w)[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)(?!\w)")
+# Numbers written without a country code are read as numbers of these regions
+# (numbers with +CC are found whatever the region).
+PHONE_REGIONS: tuple[str, ...] = ("US", "GB")
 
 EMAIL_TOKEN = "[EMAIL]"
 PHONE_TOKEN = "[PHONE]"
 CARD_TOKEN = "[CARD]"
+IBAN_TOKEN = "[IBAN]"
 
 
 def luhn_valid(number: str) -> bool:
-    """True when the digits of `number` pass the Luhn checksum (13-19 digits)."""
-    digits = [int(c) for c in number if c.isdigit()]
-    if not 13 <= len(digits) <= 19:
-        return False
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    """True when `number` has 13-19 digits (a payment card's length) that pass the Luhn checksum."""
+    digits = "".join(c for c in number if c.isdigit())
+    return 13 <= len(digits) <= 19 and luhn.is_valid(digits)
 
 
-def redact(text: str, counts: Counter[str] | None = None) -> str:
-    """Replace emails, phone numbers and Luhn-valid card numbers in `text` by tokens."""
+def redact(text: str, counts: Counter[str] | None = None, *,
+           phone_regions: Sequence[str] = PHONE_REGIONS) -> str:
+    """Replace emails, IBANs, payment card numbers and phone numbers in `text` by tokens."""
 
-    def _sub(token: str, kind: str) -> Any:
+    def _checked(token: str, kind: str, valid: Any) -> Any:
         def repl(match: re.Match[str]) -> str:
+            if not valid(match.group(0)):
+                return match.group(0)
             if counts is not None:
                 counts[kind] += 1
             return token
         return repl
 
-    def _card(match: re.Match[str]) -> str:
-        if not luhn_valid(match.group(0)):
-            return match.group(0)
-        if counts is not None:
-            counts["card"] += 1
-        return CARD_TOKEN
-
-    text = EMAIL.sub(_sub(EMAIL_TOKEN, "email"), text)
-    # Cards before phones: a grouped card number also looks like a long phone number.
-    text = CARD.sub(_card, text)
-    return _redact_phones(text, counts)
+    text = EMAIL.sub(_checked(EMAIL_TOKEN, "email", lambda _: True), text)
+    # IBANs and cards before phones: their digit runs can also parse as phone numbers.
+    text = IBAN.sub(_checked(IBAN_TOKEN, "iban", iban.is_valid), text)
+    text = CARD.sub(_checked(CARD_TOKEN, "card", luhn_valid), text)
+    for region in phone_regions:
+        text = _redact_phones(text, region, counts)
+    return text
 
 
-def _redact_phones(text: str, counts: Counter[str] | None) -> str:
-    def repl(match: re.Match[str]) -> str:
-        value = match.group(0)
-        n_digits = sum(c.isdigit() for c in value)
-        # Dates (2024-03-01) and short codes have too few digits to be a phone number.
-        if n_digits < 9 or n_digits > 15 or re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            return value
+def _redact_phones(text: str, region: str, counts: Counter[str] | None) -> str:
+    matches = list(phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID))
+    for m in reversed(matches):  # from the end, so earlier offsets stay right
+        text = text[: m.start] + PHONE_TOKEN + text[m.end :]
         if counts is not None:
             counts["phone"] += 1
-        return PHONE_TOKEN
-
-    return PHONE.sub(repl, text)
+    return text
 
 
 def redact_obj(value: Any, counts: Counter[str] | None = None) -> Any:
