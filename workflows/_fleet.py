@@ -15,11 +15,18 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from orchestrator import RetryPolicy
 from orchestrator.logging import get_logger
 
 # Which fleet agent does what; the default fleet's names.
 ENCODER = "minilm"  # embeddings and similarity classification
 WRITER = "smollm2"  # generation, constrained extraction, tool calls
+
+# The retry policy of every workflow step that calls an agent: a lost request, a dead replica
+# (AgentUnavailable is a ConnectionError) or a passed deadline (AgentTimeout, a TimeoutError)
+# may succeed on the next attempt. InvalidOutput is not retried: the workflows decode greedily,
+# so a second attempt would produce the same output.
+AGENT_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.5, retry_on=(ConnectionError, TimeoutError))
 
 _log = get_logger(component="workflows.fleet")
 _lock = threading.Lock()

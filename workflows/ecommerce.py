@@ -18,13 +18,10 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from orchestrator import RetryPolicy, step, workflow
-from workflows._fleet import ENCODER, WRITER, encoder, served, writer
+from orchestrator import step, workflow
+from workflows._fleet import AGENT_RETRY, ENCODER, WRITER, encoder, served, writer
 
 CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.json"
-_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.5, retry_on=(ConnectionError, TimeoutError))
-
-
 class Product(BaseModel):
     sku: str
     name: str
@@ -54,7 +51,7 @@ async def _catalogue() -> tuple[list[Product], np.ndarray]:
     return _catalogue_vectors[ENCODER]
 
 
-@step(retry=_RETRY, timeout=60)
+@step(retry=AGENT_RETRY, timeout=60)
 async def analyze_behavior(events: list[str]) -> dict[str, Any]:
     products, _ = await _catalogue()
     categories = sorted({p.category for p in products})
@@ -67,7 +64,7 @@ async def analyze_behavior(events: list[str]) -> dict[str, Any]:
             "category_confidence": round(category.scores[category.label], 3), **served(vectors, ENCODER)}
 
 
-@step(retry=_RETRY, timeout=120)
+@step(retry=AGENT_RETRY, timeout=120)
 async def extract_preferences(events: list[str]) -> dict[str, Any]:
     resp = await writer().extract(
         "\n".join(events), Preferences,
@@ -78,7 +75,7 @@ async def extract_preferences(events: list[str]) -> dict[str, Any]:
             **served(resp, WRITER)}
 
 
-@step(retry=_RETRY, timeout=60)
+@step(retry=AGENT_RETRY, timeout=60)
 async def recommend(user_id: str, events: list[str], behavior: dict[str, Any], preferences: dict[str, Any],
                     k: int = 5) -> dict[str, Any]:
     products, matrix = await _catalogue()

@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from orchestrator import RetryPolicy, step, workflow
+from orchestrator import step, workflow
 from workflows import escalation
-from workflows._fleet import ENCODER, WRITER, EscalationConfig, encoder, served, writer
+from workflows._fleet import AGENT_RETRY, ENCODER, WRITER, EscalationConfig, encoder, served, writer
 
 CATEGORIES: dict[str, str] = {
     "spam": "unsolicited bulk advertising, phishing, scam, lottery or prize win, get rich quick, "
@@ -56,9 +56,6 @@ REPLY_EXAMPLE: list[dict[str, str]] = [
 ]
 
 ORDER_ID = re.compile(r"#?\b(A\d{5})\b")
-_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.5, retry_on=(ConnectionError, TimeoutError))
-
-
 class EmailFields(BaseModel):
     """What the writer extracts from a mail (under a JSON-schema grammar)."""
 
@@ -67,7 +64,7 @@ class EmailFields(BaseModel):
     urgency: Literal["low", "normal", "high"]
 
 
-@step(retry=_RETRY, timeout=120)
+@step(retry=AGENT_RETRY, timeout=120)
 async def classify_email(subject: str, body: str) -> dict[str, Any]:
     text = f"{subject}\n{body}"
     llm = EscalationConfig.from_env()
@@ -82,7 +79,7 @@ async def classify_email(subject: str, body: str) -> dict[str, Any]:
             **served(out.value, out.served_by)}
 
 
-@step(retry=_RETRY, timeout=120)
+@step(retry=AGENT_RETRY, timeout=120)
 async def extract_fields(sender: str, subject: str, body: str) -> dict[str, Any]:
     resp = await writer().extract(
         f"From: {sender}\nSubject: {subject}\n\n{body}",
@@ -104,7 +101,7 @@ def _is_spam(classification: dict[str, Any]) -> bool:
     return classification["category"] == "spam"
 
 
-@step(retry=_RETRY, timeout=120, when=lambda classification: not _is_spam(classification))
+@step(retry=AGENT_RETRY, timeout=120, when=lambda classification: not _is_spam(classification))
 async def draft_reply(sender: str, subject: str, body: str, classification: dict[str, Any],
                       fields: dict[str, Any]) -> dict[str, Any]:
     # One worked example: SmolLM2-135M copies its shape (greeting by name, next step, signature)

@@ -16,10 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from orchestrator import RetryPolicy, step, workflow
-from workflows._fleet import ENCODER, WRITER, encoder, served, writer
-
-_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.5, retry_on=(ConnectionError, TimeoutError))
+from orchestrator import step, workflow
+from workflows._fleet import AGENT_RETRY, ENCODER, WRITER, encoder, served, writer
 
 
 class LoanFields(BaseModel):
@@ -55,7 +53,7 @@ def _plain_numbers(text: str) -> str:
     return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
 
 
-@step(retry=_RETRY, timeout=180)
+@step(retry=AGENT_RETRY, timeout=180)
 async def extract_fields(document: str) -> dict[str, Any]:
     resp = await writer().extract(
         _plain_numbers(document), LoanFields, instruction="Copy the loan application's fields exactly as written.", max_new_tokens=160
@@ -101,7 +99,7 @@ def assess_risk(extracted: dict[str, Any]) -> dict[str, Any]:
             "loan_to_income": round(lti, 3) if lti != float("inf") else None, "flags": flags}
 
 
-@step(retry=_RETRY, timeout=60)
+@step(retry=AGENT_RETRY, timeout=60)
 async def check_compliance(extracted: dict[str, Any]) -> dict[str, Any]:
     f = extracted["fields"]
     resp = await encoder().classify(f"Loan purpose: {f['purpose']}", labels=list(PURPOSES), label_descriptions=PURPOSES)

@@ -17,8 +17,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from agents.errors import InvalidOutput
-from orchestrator import RetryPolicy, step, workflow
-from workflows._fleet import ENCODER, WRITER, encoder, served, writer
+from orchestrator import step, workflow
+from workflows._fleet import AGENT_RETRY, ENCODER, WRITER, encoder, served, writer
 
 DISCLAIMER = ("This is not medical advice. It is an automated demonstration; "
               "in an emergency call your local emergency number, otherwise consult a clinician.")
@@ -53,16 +53,13 @@ DISPOSITION = {
     "low": "Self-care at home; see a doctor if it gets worse or lasts more than a few days.",
 }
 
-_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.5, retry_on=(ConnectionError, TimeoutError))
-
-
 class Symptoms(BaseModel):
     # Bounded lengths keep the grammar-constrained 135M writer from rambling past its token budget.
     symptoms: list[Annotated[str, Field(max_length=40)]] = Field(max_length=5)
     duration: str = Field(max_length=30)
 
 
-@step(retry=_RETRY, timeout=120)
+@step(retry=AGENT_RETRY, timeout=120)
 async def analyze_symptoms(notes: str) -> dict[str, Any]:
     system, extracted = await asyncio.gather(
         encoder().classify(notes, labels=list(SYSTEMS), label_descriptions=SYSTEMS),
@@ -82,7 +79,7 @@ async def analyze_symptoms(notes: str) -> dict[str, Any]:
             "duration": extracted.data.duration, "extraction_error": None, **served(extracted, WRITER)}
 
 
-@step(retry=_RETRY, timeout=60)
+@step(retry=AGENT_RETRY, timeout=60)
 async def assess_severity(age: int, notes: str) -> dict[str, Any]:
     resp = await encoder().classify(notes, labels=list(SEVERITY), label_descriptions=SEVERITY)
     flags = [name for name, pattern in RED_FLAGS.items() if pattern.search(notes)]
@@ -93,7 +90,7 @@ async def assess_severity(age: int, notes: str) -> dict[str, Any]:
             "red_flags": flags, **served(resp, ENCODER)}
 
 
-@step(retry=_RETRY, timeout=120)
+@step(retry=AGENT_RETRY, timeout=120)
 async def plan(patient_id: str, notes: str, symptoms: dict[str, Any], severity: dict[str, Any]) -> dict[str, Any]:
     symptom_text = ", ".join(symptoms["symptoms"]) or notes
     # A single plain request works best for the 135M writer (a persona makes it chat instead of list).

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator import RetryPolicy, step, workflow
-from workflows._fleet import ENCODER, WRITER, encoder, served, writer
+from orchestrator import step, workflow
+from workflows._fleet import AGENT_RETRY, ENCODER, WRITER, encoder, served, writer
 
 TASK_TYPES: dict[str, str] = {
     "classify": "classify, categorise or label a given text: sentiment of a review, is it spam, which team a ticket goes to",
@@ -49,29 +49,26 @@ TOOLS: list[dict[str, Any]] = [
      "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}},
 ]
 
-_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.5, retry_on=(ConnectionError, TimeoutError))
-
-
-@step(retry=_RETRY, timeout=60)
+@step(retry=AGENT_RETRY, timeout=60)
 async def classify_task(request: str) -> dict[str, Any]:
     resp = await encoder().classify(request, labels=list(TASK_TYPES), label_descriptions=TASK_TYPES, examples=EXAMPLES)
     return {"task_type": resp.label, "confidence": round(resp.scores[resp.label], 3), **served(resp, ENCODER)}
 
 
-@step(retry=_RETRY, timeout=60, when=lambda route: route["task_type"] == "classify")
+@step(retry=AGENT_RETRY, timeout=60, when=lambda route: route["task_type"] == "classify")
 async def run_classifier(request: str, route: dict[str, Any]) -> dict[str, Any]:
     resp = await encoder().classify(request, labels=list(LABELS), label_descriptions=LABELS)
     return {"result": {"label": resp.label, "score": round(resp.scores[resp.label], 3)}, **served(resp, ENCODER)}
 
 
-@step(retry=_RETRY, timeout=120, when=lambda route: route["task_type"] == "tool")
+@step(retry=AGENT_RETRY, timeout=120, when=lambda route: route["task_type"] == "tool")
 async def run_tool_caller(request: str, route: dict[str, Any]) -> dict[str, Any]:
     resp = await writer().tool_call(request, TOOLS, max_new_tokens=64)
     # The call is returned, not executed: the tools here are descriptions, not services.
     return {"result": {"tool": resp.name, "arguments": resp.arguments}, **served(resp, WRITER)}
 
 
-@step(retry=_RETRY, timeout=120, when=lambda route: route["task_type"] == "generate")
+@step(retry=AGENT_RETRY, timeout=120, when=lambda route: route["task_type"] == "generate")
 async def run_generator(request: str, route: dict[str, Any]) -> dict[str, Any]:
     resp = await writer().chat(request, max_new_tokens=80)
     return {"result": {"text": resp.text.strip()}, **served(resp, WRITER)}
