@@ -43,6 +43,8 @@ class Usage(_Model):
 
 
 class _GenerationParams(_Model):
+    # A LoRA adapter the agent serves (its `adapters`), or None for the base model.
+    adapter: str | None = None
     max_new_tokens: int | None = Field(default=None, ge=1, le=32768)
     # 0 means greedy decoding.
     temperature: float | None = Field(default=None, ge=0, le=5)
@@ -193,6 +195,7 @@ class ExtractRequest(_Model):
     text: str
     json_schema: dict[str, Any]
     instruction: str | None = None
+    adapter: str | None = None
     constrained: bool = True
     max_new_tokens: int | None = Field(default=None, ge=1, le=32768)
     temperature: float | None = Field(default=None, ge=0, le=5)
@@ -233,6 +236,7 @@ class ToolCallRequest(_Model):
     messages: list[ChatMessage] | None = None
     tools: list[Tool] = Field(min_length=1)
     instruction: str | None = None
+    adapter: str | None = None
     constrained: bool = True
     max_new_tokens: int | None = Field(default=None, ge=1, le=32768)
     temperature: float | None = Field(default=None, ge=0, le=5)

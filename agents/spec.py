@@ -41,6 +41,30 @@ GPU_FIXED_HEADROOM_BYTES = 768 * 2**20
 GPU_FRACTION_STEP = 0.05
 
 
+def adapter_name(reference: str) -> str:
+    """What requests call an adapter: the specialist's name, or the file's stem."""
+    if reference.startswith("specialist:"):
+        return reference[len("specialist:") :].split("@", 1)[0]
+    return Path(reference).name.removesuffix(".gguf")
+
+
+def adapter_file(reference: str, base_dir: Path | None) -> Path:
+    """The GGUF LoRA file an adapter reference names (raises ValueError naming what is missing)."""
+    if reference.startswith("specialist:"):
+        from agents.specialists.registry import Registry
+
+        path = Registry().resolve(reference) / "adapter.gguf"
+        if not path.is_file():
+            raise ValueError(f"{reference!r} has no adapter.gguf (is it a LoRA specialist?): {path}")
+        return path
+    path = Path(reference).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    if not path.is_file() or path.suffix != ".gguf":
+        raise ValueError(f"adapter {reference!r}: no GGUF LoRA file at {path}")
+    return path.resolve()
+
+
 def _is_gguf_reference(model: str, gguf_file: str | None) -> bool:
     return bool(gguf_file) or model.lower().endswith(".gguf")
 
@@ -171,6 +195,9 @@ class AgentSpec(_Spec):
     # reserves num_cpus; a replica may use more threads than it reserves where it knows
     # its neighbours are mostly idle (the default fleet's generator beside a quick encoder).
     threads: int | None = Field(default=None, ge=1, le=256)
+    # LoRA adapters served on this base, chosen per request (``adapter=`` NAME): each a
+    # ``specialist:NAME`` (its version folder's adapter.gguf) or a path to a GGUF LoRA file.
+    adapters: list[str] = Field(default_factory=list)
     tasks: list[TaskKind] = Field(min_length=1)
     classify_method: Literal["similarity", "likelihood"] | None = None
     max_input_tokens: int = Field(default=2048, ge=8)
@@ -210,6 +237,20 @@ class AgentSpec(_Spec):
             return str(Path(src.location) / src.gguf_file) if src.gguf_file else src.location
         return v
 
+    @field_validator("adapters")
+    @classmethod
+    def _adapters_exist(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        base = (info.context or {}).get("base_dir")
+        pinned = [str(adapter_file(a, Path(base) if base else None)) if not a.startswith("specialist:")
+                  else a for a in v]
+        for a in v:
+            if a.startswith("specialist:"):
+                adapter_file(a, None)  # raises with the registry's reason
+        names = [adapter_name(a) for a in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"adapter names must be unique, got {names}")
+        return pinned
+
     @field_validator("gguf_file")
     @classmethod
     def _gguf_exists(cls, v: str | None, info: ValidationInfo) -> str | None:
@@ -221,6 +262,9 @@ class AgentSpec(_Spec):
     def _consistent(self) -> AgentSpec:
         if self.classify_method is not None and TaskKind.CLASSIFY not in self.tasks:
             raise ValueError("classify_method is set but 'classify' is not in tasks")
+        if self.adapters and self.resolved_engine != "llama_cpp":
+            raise ValueError("adapters are served by the llama_cpp engine (a GGUF base model); "
+                             f"this agent runs on {self.resolved_engine}")
         if self.engine == "llama_cpp":
             if not _is_gguf_reference(self.model, self.gguf_file):
                 raise ValueError(

@@ -62,6 +62,8 @@ class Job:
     stop: list[str] = field(default_factory=list)
     json_schema: dict[str, Any] | None = None
     seed: int | None = None
+    # A LoRA adapter the engine serves, by name; None for the base model.
+    adapter: str | None = None
 
 
 @dataclass

@@ -133,6 +133,10 @@ class TransformersEngine:
     def _item(self, job: Job) -> Any:
         from agents.tasks._generation import GenItem
 
+        if job.adapter is not None:
+            raise InvalidRequest(
+                f"adapter {job.adapter!r}: LoRA adapters are served by the llama_cpp engine; this agent "
+                "runs on transformers", agent=self.name)
         ids = self.chat_ids(job.messages) if job.messages is not None else self.prompt_ids(job.prompt or "")
         self.check_length(ids, job.max_new_tokens)
         grammar = self.grammar(job.json_schema) if job.json_schema is not None else None

@@ -58,6 +58,7 @@ class LlamaCppEngine:
         self.slots = spec.batching.max_batch_size
         self.slot_ctx = spec.max_input_tokens + spec.generation.max_new_tokens
         self.caches: dict[str, LRU] = {}
+        self.adapters: list[str] = []
         self._server: Any = None
         self._pool: ThreadPoolExecutor | None = None
         self._stats_lock = threading.Lock()
@@ -106,6 +107,19 @@ class LlamaCppEngine:
         p.api_keys = [secrets.token_hex(24)]
         p.n_threads_http = 1
         p.warmup = True
+        if self.spec.adapters:
+            from agents.spec import adapter_file, adapter_name
+
+            infos = []
+            for ref in self.spec.adapters:
+                info = xlc.CommonAdapterLoraInfo()
+                info.path = str(adapter_file(ref, None))
+                info.scale = 0.0
+                infos.append(info)
+                self.adapters.append(adapter_name(ref))
+            p.lora_adapters = infos
+            # Loaded once, applied per request: every request names the scale of each.
+            p.lora_init_without_apply = True
         try:
             self._server = xlc.Server(p)
         except Exception as exc:
@@ -144,11 +158,22 @@ class LlamaCppEngine:
             body["seed"] = int(job.seed)
         if job.json_schema is not None:
             body["grammar"] = _json_grammar(job.json_schema)
+        if self.adapters or job.adapter is not None:
+            body["lora"] = self._lora(job.adapter)
         if job.messages is not None:
             body["messages"] = job.messages
         else:
             body["prompt"] = job.prompt or ""
         return body
+
+    def _lora(self, adapter: str | None) -> list[dict[str, Any]]:
+        """The scale of every loaded adapter for one request. Always all of them: a request that
+        names none would otherwise inherit whatever the slot last ran with."""
+        if adapter is not None and adapter not in self.adapters:
+            served = ", ".join(self.adapters) or "none"
+            raise InvalidRequest(f"adapter {adapter!r} is not served by this agent; adapters: {served}",
+                                 agent=self.name)
+        return [{"id": i, "scale": 1.0 if name == adapter else 0.0} for i, name in enumerate(self.adapters)]
 
     def _call(self, body: dict[str, Any], on_chunk: Any = None) -> Any:
         if self._server is None:
@@ -241,8 +266,11 @@ class LlamaCppEngine:
 
         def score(label: str) -> tuple[float, int]:
             grammar = "root ::= " + _gbnf_literal(label)
-            resp = self._call({"messages": messages, "max_tokens": 64, "temperature": 0.0, "grammar": grammar,
-                               "logprobs": True, "top_logprobs": 1, "cache_prompt": True})
+            body = {"messages": messages, "max_tokens": 64, "temperature": 0.0, "grammar": grammar,
+                    "logprobs": True, "top_logprobs": 1, "cache_prompt": self.reuse_prefix}
+            if self.adapters:
+                body["lora"] = self._lora(None)
+            resp = self._call(body)
             if "error" in resp:
                 raise self._error(resp)
             tokens_in, _, cached = _usage(resp)
@@ -289,6 +317,7 @@ class LlamaCppEngine:
             "tasks": [t.value for t in self.spec.tasks],
             "classify_method": "likelihood" if any(t.value == "classify" for t in self.spec.tasks) else None,
             "slots": self.slots,
+            "adapters": list(self.adapters),
             "slot_context": self.slot_ctx,
             "threads": self.threads,
             "load_s": round(self.load_s, 3),

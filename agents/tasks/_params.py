@@ -28,4 +28,5 @@ def job(
         stop=list(d.stop if stop is None else stop),
         json_schema=json_schema,
         seed=getattr(req, "seed", None),
+        adapter=getattr(req, "adapter", None),
     )

@@ -149,3 +149,34 @@ def test_seeded_sampling_is_reproducible(runner: ModelRunner) -> None:
     a = runner.run_batch("generate", [req])[0].text
     b = runner.run_batch("generate", [req])[0].text
     assert a == b
+
+
+def test_two_adapters_on_one_engine_mixed_in_one_batch(tiny_gguf: Path, tiny_loras: dict[str, Path]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    spec = gguf_spec(tiny_gguf, adapters=[str(p) for p in tiny_loras.values()])
+    runner = ModelRunner(spec).load()
+    assert runner.info()["adapters"] == ["invoice", "support"]
+
+    def text(adapter: str | None) -> str:
+        [r] = runner.run_batch("generate", [{"prompt": "The quick brown", "max_new_tokens": 8, "adapter": adapter}])
+        assert isinstance(r, GenerateResponse), r
+        return r.text
+
+    alone = {a: text(a) for a in [None, "invoice", "support"]}
+    assert len(set(alone.values())) == 3, alone  # each adapter changes what the model writes
+    # Mixed in the same decode steps, each request still gets its own adapter (and the base
+    # request none, whatever its slot ran before).
+    order = [None, "invoice", "support"] * 3
+    with ThreadPoolExecutor(len(order)) as pool:
+        mixed = list(pool.map(text, order))
+    assert mixed == [alone[a] for a in order]
+    [bad] = runner.run_batch("generate", [{"prompt": "x", "adapter": "nope"}])
+    assert isinstance(bad, InvalidRequest) and "invoice, support" in str(bad)
+
+
+def test_adapters_need_the_llama_cpp_engine(tiny_llm_dir: Path, tiny_loras: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="adapters are served by the llama_cpp engine"):
+        gguf_spec(tiny_llm_dir, adapters=[str(tiny_loras["invoice"])])
+    with pytest.raises(ValueError, match="no GGUF LoRA file"):
+        gguf_spec(tiny_llm_dir, adapters=[str(tmp_path / "missing.gguf")])

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def gguf_fleet(serve_fleet: FleetSpec, tiny_gguf: Path) -> Iterator[FleetSpec]:
+def gguf_fleet(serve_fleet: FleetSpec, tiny_gguf: Path, tiny_loras: dict[str, Path]) -> Iterator[FleetSpec]:
     agents = [a.model_dump(mode="json", exclude_unset=True) for a in serve_fleet.agents]
     agents.append({
         "name": "tinygguf",
@@ -29,6 +29,7 @@ def gguf_fleet(serve_fleet: FleetSpec, tiny_gguf: Path) -> Iterator[FleetSpec]:
         "device": "cpu",
         "batching": {"max_batch_size": 4},
         "generation": {"max_new_tokens": 16},
+        "adapters": [str(p) for p in tiny_loras.values()],
     })
     fleet = FleetSpec(agents=agents)
     deploy(fleet, api_key=TEST_API_KEY, timeout_s=180)
@@ -185,3 +186,14 @@ def test_http_client_disconnect_mid_stream_cancels_the_sequence(gguf_fleet: Flee
         time.sleep(0.2)
     assert stats["engine_stats"]["streams_cancelled"] == before + 1, stats
     assert stats["pending"] == 0
+
+
+async def test_two_adapters_share_one_replica(gguf_fleet: FleetSpec) -> None:
+    client = agent("tinygguf")
+    order = [None, "invoice", "support"] * 2
+    outs = await asyncio.gather(*(client.generate("The quick brown", max_new_tokens=8, adapter=a) for a in order))
+    texts = [o.text for o in outs]
+    assert len(set(texts[:3])) == 3 and texts[:3] == texts[3:]
+    assert len({o.usage.replica_id for o in outs}) == 1
+    status = fleet_status().agents["tinygguf"]
+    assert status.replicas_running == 1
