@@ -15,7 +15,6 @@ importing their classes), so nothing but this module writes to its log.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 import click
 
 from cluster.jobs import RESULTS_MARKER, RESULTS_NONCE_ENV, RunResult
+from orchestrator.imports import import_ref
 
 
 def _read_arg_file(arg: str, suffix: str) -> Path:
@@ -60,14 +60,9 @@ def _load_inputs(path: Path) -> list[dict[str, Any]]:
 
 
 def _load_workflow(target: str) -> Any:
-    module_name, _, attr = target.partition(":")
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    module = importlib.import_module(module_name)
-    obj: Any = module
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+    return import_ref(target)
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,8 +13,6 @@ results are pickled. Usage recorded inside (agent calls) comes back with the res
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import inspect
 import multiprocessing
 import os
@@ -29,6 +27,7 @@ from typing import Any
 
 from orchestrator.context import current_step, step_context
 from orchestrator.errors import DefinitionError, OrchestratorError, describe
+from orchestrator.imports import get_qualname, load_module
 from orchestrator.logging import get_logger
 
 log = get_logger(component="orchestrator.processes")
@@ -58,22 +57,7 @@ def reference(fn: Callable[..., Any], where: str = "step") -> tuple[str, str, st
 
 def _resolve(ref: tuple[str, str, str | None]) -> Callable[..., Any]:
     module_name, qualname, path = ref
-    module = sys.modules.get(module_name)
-    if module is None:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            if not path:
-                raise
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            if spec is None or spec.loader is None:
-                raise
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
-    obj: Any = module
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
+    obj = get_qualname(load_module(module_name, path=path), qualname, module_name)
     # `@step` replaces the function with a Step object under the same name: unwrap it.
     return getattr(obj, "fn", None) or getattr(obj, "__wrapped__", None) or obj
 

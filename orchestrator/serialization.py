@@ -7,7 +7,6 @@ Tagged objects keep types that plain JSON would lose: `{"__pydantic__": "mod:Qua
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import pickle
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from orchestrator.errors import UnstorableValueError, describe, describe_repr
+from orchestrator.imports import import_ref
 
 _PRIMITIVES = (str, int, float, bool, type(None))
 _TAGS = ("__pydantic__", "__tuple__", "__pickle__", "__datetime__", "__date__")
@@ -63,20 +63,12 @@ def _fallback(value: Any, allow_pickle: bool, where: str, what: str) -> Any:
     )
 
 
-def _import(path: str) -> Any:
-    module_name, _, qualname = path.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _hook(obj: dict[str, Any]) -> Any:
     if len(obj) <= 2:
         if "__tuple__" in obj and len(obj) == 1:
             return tuple(obj["__tuple__"])
         if "__pydantic__" in obj:
-            return _import(obj["__pydantic__"]).model_validate(obj["data"])
+            return import_ref(obj["__pydantic__"]).model_validate(obj["data"])
         if "__pickle__" in obj and len(obj) == 1:
             return pickle.loads(base64.b64decode(obj["__pickle__"]))
         if "__datetime__" in obj and len(obj) == 1:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import importlib
-import importlib.util
 import inspect
 import itertools
 import json
@@ -36,6 +33,7 @@ from orchestrator.errors import (
 )
 from orchestrator.events import Event, EventKind, Listener
 from orchestrator.executor import Executor
+from orchestrator.imports import BadReference, get_qualname, load_module, split_ref
 from orchestrator.owners import HOST, claim_token, is_mine, owner_alive
 from orchestrator.records import RunRecord, RunStatus, StepStatus
 from orchestrator.retry import RetryPolicy
@@ -564,26 +562,12 @@ def _target_of(fn: Callable[..., Any]) -> str | None:
 
 def load_target(target: str) -> Workflow:
     """The Workflow at 'module:qualname' (or '/path/to/file.py:qualname')."""
-    module_name, _, qualname = target.rpartition(":")
-    if not module_name:
-        raise ResumeError(f"bad workflow reference {target!r}; expected 'module:name'")
-    if module_name.endswith(".py"):
-        key = "_slmflow_script_" + hashlib.sha256(module_name.encode()).hexdigest()[:12]
-        module = sys.modules.get(key)
-        if module is None:
-            spec = importlib.util.spec_from_file_location(key, module_name)
-            if spec is None or spec.loader is None:
-                raise ResumeError(f"cannot load workflow file {module_name!r}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[key] = module
-            spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(module_name)
-    obj: Any = module
-    for part in qualname.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            raise ResumeError(f"{module_name!r} has no attribute {qualname!r}")
+    try:
+        module_name, qualname = split_ref(target)
+        module = load_module(module_name)
+        obj = get_qualname(module, qualname, module_name)
+    except BadReference as exc:
+        raise ResumeError(f"cannot load workflow {target!r}: {exc}") from exc
     if isinstance(obj, Workflow):
         return obj
     wrapped = [v for v in vars(module).values() if isinstance(v, Workflow) and v.fn is obj]

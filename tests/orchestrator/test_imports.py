@@ -1,55 +1,51 @@
-"""The engine stays pure: importing it (and its CLI) pulls in no Ray, torch or transformers."""
+"""The one importer behind resume, process steps, stored pydantic values and Ray jobs."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.imports import BadReference, import_ref, load_module, split_ref
+from orchestrator.retry import RetryPolicy
 
 
-def test_orchestrator_imports_no_heavy_frameworks() -> None:
-    code = (
-        "import sys, orchestrator, orchestrator.cli, orchestrator.logging\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('ray', 'torch', 'transformers'))\n"
-        "print(','.join(heavy))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.strip() == ""
+def test_module_reference_and_nested_qualname() -> None:
+    assert import_ref("orchestrator.retry:RetryPolicy") is RetryPolicy
+    assert import_ref("orchestrator.retry:RetryPolicy.backoff") is RetryPolicy.backoff
 
 
-def test_public_api() -> None:
-    import orchestrator
-
-    for name in ("step", "workflow", "RetryPolicy", "Workflow", "resume", "RunRecord", "StepRecord",
-                 "RunStatus", "StepStatus", "Store", "SQLiteStore", "default_store", "Executor",
-                 "current_step", "StepContext", "UsageRecord"):  # fmt: skip
-        assert name in orchestrator.__all__ and hasattr(orchestrator, name)
-    from orchestrator.logging import configure_logging, get_logger
-
-    configure_logging(json=True, level="WARNING")
-    get_logger(run_id="r", agent="a").debug("filtered out")
+def test_file_reference_loads_once_under_a_private_name(tmp_path: Path) -> None:
+    script = tmp_path / "json.py"  # a name that clashes with the standard library
+    script.write_text("VALUE = 41\nclass Box:\n    inner = 'x'\n")
+    assert import_ref(f"{script}:VALUE") == 41
+    assert import_ref(f"{script}:Box.inner") == "x"
+    assert load_module(str(script)) is load_module(str(script))
+    assert load_module(str(script)).__name__.startswith("_slmflow_script_")
 
 
-def test_logs_inside_steps_carry_run_step_and_attempt(capsys) -> None:
-    import json
+def test_path_is_the_fallback_for_a_module_not_importable_by_name(tmp_path: Path) -> None:
+    script = tmp_path / "elsewhere_mod.py"
+    script.write_text("def f():\n    return 'here'\n")
+    with pytest.raises(ModuleNotFoundError):
+        import_ref("slmflow_test_elsewhere_mod:f")
+    assert import_ref("slmflow_test_elsewhere_mod:f", path=str(script))() == "here"
 
-    from orchestrator import step, workflow
-    from orchestrator.logging import configure_logging, get_logger
 
-    @step
-    def chatty(x: int) -> int:
-        get_logger(agent="clf").warning("inside", x=x)
-        return x
+@pytest.mark.parametrize("ref", ["no_colon", ":name", "module:"])
+def test_malformed_references_say_what_is_expected(ref: str) -> None:
+    with pytest.raises(BadReference, match="expected 'module:name'"):
+        split_ref(ref)
 
-    @workflow(store=None)
-    def wf(x: int):
-        return chatty(x)
 
-    configure_logging(json=True, level="INFO")
-    try:
-        assert wf.run(x=4) == 4
-    finally:
-        configure_logging(json=True, level="WARNING")
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-    [inside] = [line for line in lines if line["event"] == "inside"]
-    assert inside["step"] == "chatty" and inside["attempt"] == 1 and inside["agent"] == "clf"
-    assert len(inside["run_id"]) == 20 and inside["level"] == "warning"
+def test_a_missing_attribute_names_module_and_attribute() -> None:
+    with pytest.raises(BadReference, match=r"'orchestrator.retry' has no attribute 'Nope.x'"):
+        import_ref("orchestrator.retry:Nope.x")
+
+
+def test_a_file_that_fails_to_execute_is_not_left_half_loaded(tmp_path: Path) -> None:
+    script = tmp_path / "broken.py"
+    script.write_text("raise RuntimeError('boom')\n")
+    for _ in range(2):  # the second attempt runs the file again instead of finding a half module
+        with pytest.raises(RuntimeError, match="boom"):
+            load_module(str(script))
