@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from orchestrator import step, workflow
+from orchestrator import Failure, step, workflow
 from workflows import escalation
 from workflows._fleet import AGENT_RETRY, ENCODER, WRITER, EscalationConfig, encoder, served, writer
 
@@ -129,15 +129,24 @@ def route_to_spam(sender: str, subject: str, classification: dict[str, Any]) -> 
 
 
 @step(receive_failures=True)
-def triage_result(classification: dict[str, Any], fields: Any, reply: Any, spam: Any) -> dict[str, Any]:
+def triage_result(classification: dict[str, Any] | Failure, fields: dict[str, Any] | Failure,
+                  reply: dict[str, Any] | Failure, spam: dict[str, Any] | Failure) -> dict[str, Any]:
+    # Opted into failures: an upstream step that failed (or was skipped because its input
+    # failed) arrives as a Failure, and the mail goes to a human with the reason.
+    failed = [{"step": f.step, "error": f"{f.error_type}: {f.message}"}
+              for f in (classification, fields, reply) if isinstance(f, Failure) and not f.skipped]
+    if isinstance(classification, Failure):
+        return {"category": None, "confidence": None, "escalated": False, "action": "needs a human",
+                "fields": None if isinstance(fields, Failure) else fields, "reply": None, "failed": failed}
     is_spam = _is_spam(classification)
     return {
         "category": classification["category"],
         "confidence": classification["confidence"],
         "escalated": classification["escalated"],
         "action": "moved to spam" if is_spam else "reply drafted" if reply else "needs a human",
-        "fields": fields if fields else None,
-        "reply": reply["text"] if reply else None,
+        "fields": None if isinstance(fields, Failure) else fields,
+        "reply": None if isinstance(reply, Failure) else reply["text"],
+        "failed": failed,
     }
 
 
