@@ -243,7 +243,6 @@ def _print_demo(console: Any, result: Any, n: int) -> None:
                       f"{s.cost_usd:.2g}", str(s.escalated), str(s.errors))
     console.print(table)
     c = result.cost
-    console.print(f"Run cost: [bold]${c.cost_usd:.6f}[/] for {c.tokens} tokens; the same tokens at "
-                  f"${c.reference_usd_per_1k}/1K (reference LLM) would cost [bold]${c.reference_cost_usd:.4f}[/]"
-                  + (f" ({c.ratio:.0f}x more)." if c.cost_usd > 0 else "."))
+    console.print(f"Measured: {c.measured_text()}.", highlight=False)
+    console.print(f"Priced: {c.price_text()}.", highlight=False)
     console.print(f"Report: [bold]{result.report}[/]")

@@ -93,14 +93,25 @@ def run_demo(options: DemoOptions, progress: Any = None) -> DemoResult:
         usage = [u for r in runs for u in store.list_usage(run_id=r.run_id)]
         report = options.report or Path(os.environ.get("SLMFLOW_HOME", Path.home() / ".slmflow")) / "reports" / (
             f"demo-{time.strftime('%Y%m%d-%H%M%S')}.html")
+        threads = cpu_threads(fleet)
         write_report(report, title=f"slmflow demo: email triage of {len(runs)} emails", mermaid=email_triage.mermaid(),
-                     runs=runs, usage=usage, reference_usd_per_1k=options.reference_usd_per_1k, wall_s=workflow_s)
+                     runs=runs, usage=usage, reference_usd_per_1k=options.reference_usd_per_1k, wall_s=workflow_s,
+                     threads=threads)
         return DemoResult(runs=runs, usage=usage, agents=agent_stats(usage),
-                          cost=cost_comparison(usage, options.reference_usd_per_1k), report=report.resolve(),
+                          cost=cost_comparison(usage, options.reference_usd_per_1k, threads), report=report.resolve(),
                           wall_s=time.perf_counter() - started, deploy_s=deploy_s, workflow_s=workflow_s)
     finally:
         if not options.keep:
             _shutdown(info.started_here and not was_connected, fleet_was_ours=not deployed_before, delete=delete)
+
+
+def cpu_threads(fleet: Any) -> dict[str, int]:
+    """Engine threads of each CPU-only agent (as `agents.runtime` picks them), for CPU-seconds.
+
+    GPU agents are left out: their compute time is not CPU time.
+    """
+    return {a.name: a.threads or max(1, int(a.resources.num_cpus))
+            for a in fleet.agents if a.resources.num_gpus is None}
 
 
 def _shutdown(ray_was_ours: bool, fleet_was_ours: bool, delete: Any) -> None:

@@ -12,7 +12,7 @@ import json
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,15 +45,43 @@ class AgentStats(BaseModel):
 
 
 class CostComparison(BaseModel):
+    """The run's measured usage beside a price comparison.
+
+    `cost_usd` and `reference_cost_usd` are both the recorded tokens times a *configured*
+    price (the fleet's `pricing`, and the reference LLM price), so `ratio` is a ratio of two
+    prices, not a measurement. The measured side is the rest: calls, tokens, latency and the
+    compute time the replicas spent (and CPU-seconds where the agents' threads are known).
+    """
+
     cost_usd: float
     tokens: int
     reference_usd_per_1k: float = Field(gt=0)
     reference_cost_usd: float
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    p50_latency_ms: float | None = None
+    compute_s: float = Field(default=0.0, description="replica busy time: the sum of the calls' compute_ms")
+    cpu_s: float | None = Field(default=None, description="compute time times each agent's engine threads")
 
     @property
     def ratio(self) -> float:
-        """How many times cheaper the run was than the reference price for the same tokens."""
+        """Reference price over the fleet's configured prices, for the same tokens (not measured)."""
         return self.reference_cost_usd / self.cost_usd if self.cost_usd > 0 else float("inf")
+
+    def measured_text(self) -> str:
+        """The measured figures, in one line."""
+        p50 = f"{self.p50_latency_ms:.0f} ms" if self.p50_latency_ms is not None else "-"
+        cpu = f" (~{self.cpu_s:.1f} CPU-seconds at the agents' engine threads)" if self.cpu_s is not None else ""
+        return (f"{self.calls} model calls, {self.tokens_in} tokens in / {self.tokens_out} out, "
+                f"p50 latency {p50}, {self.compute_s:.1f} s of replica compute{cpu}")
+
+    def price_text(self) -> str:
+        """The price comparison, labelled as one."""
+        ratio = f"a price ratio of {self.ratio:.0f}x" if self.cost_usd > 0 else "no configured price recorded"
+        return (f"at the fleet's configured prices ${self.cost_usd:.6f}; at the reference LLM price "
+                f"(${self.reference_usd_per_1k}/1K tokens) ${self.reference_cost_usd:.4f}: {ratio} "
+                "(configured prices times the same tokens, not a measurement)")
 
 
 def _p50_p95(values: Sequence[float]) -> tuple[float, float]:
@@ -87,14 +115,25 @@ def agent_stats(usage: Iterable[UsageRecord]) -> list[AgentStats]:
     return out
 
 
-def cost_comparison(usage: Iterable[UsageRecord], reference_usd_per_1k: float = REFERENCE_USD_PER_1K) -> CostComparison:
+def cost_comparison(usage: Iterable[UsageRecord], reference_usd_per_1k: float = REFERENCE_USD_PER_1K,
+                    threads: Mapping[str, int] | None = None) -> CostComparison:
+    """Measured usage and the price comparison; `threads` (agent -> engine threads) adds CPU-seconds."""
     rows = list(usage)
     tokens = sum(u.tokens_in + u.tokens_out for u in rows)
+    cpu_s = None
+    if threads is not None and all(u.agent in threads for u in rows):
+        cpu_s = sum(u.compute_ms / 1000 * threads[u.agent] for u in rows)
     return CostComparison(
         cost_usd=sum(u.cost_usd for u in rows),
         tokens=tokens,
         reference_usd_per_1k=reference_usd_per_1k,
         reference_cost_usd=tokens / 1000 * reference_usd_per_1k,
+        calls=len(rows),
+        tokens_in=sum(u.tokens_in for u in rows),
+        tokens_out=sum(u.tokens_out for u in rows),
+        p50_latency_ms=_p50_p95([u.queue_ms + u.compute_ms for u in rows])[0] if rows else None,
+        compute_s=sum(u.compute_ms for u in rows) / 1000,
+        cpu_s=cpu_s,
     )
 
 
@@ -267,9 +306,10 @@ def render_html(
     reference_usd_per_1k: float = REFERENCE_USD_PER_1K,
     wall_s: float | None = None,
     samples: int = 5,
+    threads: Mapping[str, int] | None = None,
 ) -> str:
     stats = agent_stats(usage)
-    cmp = cost_comparison(usage, reference_usd_per_1k)
+    cmp = cost_comparison(usage, reference_usd_per_1k, threads)
     statuses: dict[str, int] = defaultdict(int)
     for r in runs:
         statuses[str(getattr(r.status, "value", r.status))] += 1
@@ -282,14 +322,13 @@ def render_html(
         for r in runs[:samples])
     summary = (f"{len(runs)} runs: " + ", ".join(f"{v} {k}" for k, v in sorted(statuses.items()))
                + (f"; wall time {wall_s:.1f} s" if wall_s is not None else ""))
-    cheaper = f"{cmp.ratio:.0f}x cheaper" if cmp.cost_usd > 0 else "no cost recorded"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_CSS}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="big">{html.escape(summary)}</p>
-<h2>Cost</h2>
-<p class="big">This run: <b>${cmp.cost_usd:.6f}</b> for {cmp.tokens} tokens. The same tokens at the reference LLM price
-(${cmp.reference_usd_per_1k}/1K tokens): <b>${cmp.reference_cost_usd:.4f}</b> ({cheaper}).</p>
+<h2>Usage and cost</h2>
+<p class="big">Measured: {html.escape(cmp.measured_text())}.</p>
+<p class="big">Priced: {html.escape(cmp.price_text())}.</p>
 <h2>Agents</h2>
 {_table(["agent", "calls", "p50 ms", "p95 ms", "tokens in", "tokens out", "cost", "escalated", "errors"], agent_rows)}
 <h2>Workflow graph</h2>

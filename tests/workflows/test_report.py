@@ -70,6 +70,23 @@ def test_agent_stats_and_cost(ran) -> None:
     assert cmp.ratio == pytest.approx(0.048 / 0.00044)
 
 
+def test_the_price_ratio_is_labelled_and_measured_figures_stand_beside_it(ran, tmp_path: Path) -> None:
+    wf, runs, usage = ran
+    cmp = cost_comparison(usage, 0.03, threads={"enc": 1, "gen": 2})
+    assert (cmp.calls, cmp.tokens_in, cmp.tokens_out) == (8, 4 * 100 + 4 * 200, 4 * 100)
+    compute_ms = sum(9.0 + x for x in range(4)) + sum(100.0 * (x + 1) for x in range(4))
+    assert cmp.compute_s == pytest.approx(compute_ms / 1000)
+    assert cmp.cpu_s == pytest.approx((sum(9.0 + x for x in range(4)) + 2 * 1000.0) / 1000)
+    assert cmp.p50_latency_ms is not None and cmp.p50_latency_ms > 0
+    assert cost_comparison(usage, 0.03, threads={"enc": 1}).cpu_s is None  # gen's threads unknown
+    assert "not a measurement" in cmp.price_text() and "configured prices" in cmp.price_text()
+    assert "8 model calls" in cmp.measured_text() and "CPU-seconds" in cmp.measured_text()
+    text = write_report(tmp_path / "r.html", title="t", mermaid=wf.mermaid(), runs=runs, usage=usage,
+                        reference_usd_per_1k=0.03, threads={"enc": 1, "gen": 2}).read_text()
+    assert "Measured: 8 model calls" in text and "not a measurement" in text
+    assert "x cheaper" not in text
+
+
 def test_dag_from_the_engines_mermaid(ran) -> None:
     wf, _, _ = ran
     nodes, edges = parse_mermaid(wf.mermaid())
