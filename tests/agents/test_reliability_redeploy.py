@@ -146,3 +146,12 @@ def test_every_call_has_a_deadline(serve_fleet: FleetSpec) -> None:
     finally:
         deploy(serve_fleet, api_key=TEST_API_KEY, timeout_s=300)
     assert "tinypending" not in deployed_agents()
+
+
+def test_a_good_deploy_right_after_a_failed_one_reports_success(serve_fleet: FleetSpec, empty_model: Path) -> None:
+    with pytest.raises(DeployError):
+        deploy(_with(serve_fleet, "tinybert", model=str(empty_model)), api_key=TEST_API_KEY, timeout_s=240)
+    # Right away: Serve still shows the failed version's status until it takes the new target.
+    deploy(serve_fleet, api_key=TEST_API_KEY, timeout_s=240)
+    status = fleet_status().agents["tinybert"]
+    assert status.status == "HEALTHY" and status.serving
