@@ -125,13 +125,44 @@ def delete_cmd(address: str | None) -> None:
 @click.option("--host", default=None, help="HTTP bind address (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="HTTP port (default 8000).")
 @click.option("--allow-insecure-bind", is_flag=True, help=_INSECURE_HELP)
-def build_cmd(fleet_file: str | None, output: str, host: str | None, port: int | None, allow_insecure_bind: bool) -> None:
+@click.option("--gpu-memory", default=None, metavar="SIZE",
+              help="Memory of one GPU on the target cluster (e.g. 80GiB): sizes agents with num_gpus: auto. "
+                   "Required when the fleet has such agents (the config is built without a cluster to ask).")
+def build_cmd(fleet_file: str | None, output: str, host: str | None, port: int | None, allow_insecure_bind: bool,
+              gpu_memory: str | None) -> None:
     """Write a Serve config for FLEET_FILE that `serve deploy` accepts."""
+    import yaml
+
+    from agents.errors import SpecError
     from agents.fleet import build_serve_config
+    from agents.spec import parse_memory
 
     fleet = _load(fleet_file)
     _check_bind(host, None, allow_insecure_bind)
-    build_serve_config(fleet, output, host=host, port=port, allow_insecure_bind=allow_insecure_bind)
+    auto = [a for a in fleet.agents if a.resources.num_gpus == "auto"]
+    gpu_bytes = None
+    if gpu_memory is not None:
+        try:
+            gpu_bytes = parse_memory(gpu_memory)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--gpu-memory") from exc
+    if auto and gpu_bytes is None:
+        # Without the size the builder would silently give these agents no GPU at all.
+        raise click.ClickException(
+            f"{', '.join(a.name for a in auto)}: num_gpus is 'auto', which is sized from the memory of one GPU, "
+            "and `agents build` has no cluster to ask. Give it, e.g. --gpu-memory 80GiB, or set num_gpus to a "
+            "fraction in the fleet file.")
+    config = build_serve_config(fleet, None, host=host, port=port, allow_insecure_bind=allow_insecure_bind)
+    fractions = {}
+    if gpu_bytes is not None:
+        try:  # fail here, not in `serve deploy`: every auto agent must fit that GPU
+            fractions = {a.name: a.gpu_fraction(gpu_bytes) for a in auto}
+        except SpecError as exc:
+            raise click.ClickException(str(exc)) from exc
+        config["applications"][0]["args"]["gpu_memory_bytes"] = gpu_bytes
+    Path(output).write_text(yaml.safe_dump(config, sort_keys=False))
+    for name, fraction in fractions.items():
+        click.echo(f"{name}: num_gpus {fraction} of a {gpu_memory} GPU")
     click.echo(f"wrote {Path(output)} (deploy it with: serve deploy {output})")
 
 
