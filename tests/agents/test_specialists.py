@@ -111,7 +111,7 @@ def test_versions_promote_and_rollback(registry: Registry) -> None:
     assert registry.resolve("specialist:intent") == registry.version_dir("intent", 3)  # newest before promotion
     with pytest.raises(RegistryError, match="no promoted version"):
         registry.resolve("specialist:intent@promoted")
-    with pytest.raises(RegistryError, match="nothing to roll back|no promoted"):
+    with pytest.raises(RegistryError, match=r"nothing to roll back|no promoted"):
         registry.rollback("intent")
     assert registry.promote("intent", 1).version == 1
     assert registry.resolve("specialist:intent") == registry.version_dir("intent", 1)
@@ -127,7 +127,7 @@ def test_versions_promote_and_rollback(registry: Registry) -> None:
         registry.rollback("intent")
     with pytest.raises(RegistryError, match="no version v9"):
         registry.promote("intent", 9)
-    with pytest.raises(RegistryError, match="no specialist 'nope'.*specialists: intent"):
+    with pytest.raises(RegistryError, match=r"no specialist 'nope'.*specialists: intent"):
         registry.resolve("specialist:nope")
     with pytest.raises(RegistryError, match="not a slug"):
         registry.promote("Bad Name")
@@ -253,3 +253,23 @@ def test_shadow_report_needs_enough_agreeing_calls(tmp_path: Path) -> None:
     rec(agree=True, version=2)
     assert store.report("tickets").version == 2 and store.report("tickets", min_calls=1).compared == 1
     assert store.report("tickets", version=1, threshold=0.85, min_calls=10).ready
+
+
+@pytest.mark.parametrize("n_labels", [2, 3])
+def test_the_stored_head_gives_scikit_learns_probabilities(tmp_path: Path, n_labels: int) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 16)).astype(np.float32)
+    y = [f"l{i % n_labels}" for i in range(60)]
+    x[np.arange(60), np.arange(60) % n_labels] += 2.0  # some signal per label
+    clf = LogisticRegression(C=3.0, max_iter=1000).fit(x, y)
+    Head.from_linear([str(c) for c in clf.classes_], clf.coef_, clf.intercept_).save(tmp_path)
+    head = Head.load(tmp_path)
+    assert head.labels == [f"l{i}" for i in range(n_labels)] and head.weight.shape == (n_labels, 16)
+    np.testing.assert_allclose(head.probabilities(x), clf.predict_proba(x), atol=1e-5)
+    with pytest.raises(ValueError, match="do not fit"):
+        head.probabilities(x[:, :8])
+    (tmp_path / HEAD_FILE).write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="not a head file"):
+        Head.load(tmp_path)
