@@ -17,11 +17,12 @@ structured-output mechanism every OpenAI-compatible server implements).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import openai
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -57,6 +58,9 @@ class RemoteSpec(BaseModel):
     max_retries: int = Field(default=2, ge=0, le=10)
     max_tokens: int = Field(default=256, ge=1)
     temperature: float = Field(default=0.0, ge=0, le=2)
+    # Ask for log-probabilities in classify (scores that are probabilities); off for an
+    # endpoint that refuses the parameter.
+    logprobs: bool = True
 
     def key(self) -> str:
         if self.api_key:
@@ -67,6 +71,73 @@ class RemoteSpec(BaseModel):
                 raise InvalidRequest(f"remote agent {self.name!r}: environment variable {self.api_key_env} is not set")
             return value
         return "not-needed"  # local servers (vLLM, slmflow's ingress without a key) ignore it
+
+
+# Alternatives per generated token asked of the endpoint (OpenAI's maximum is 20).
+TOP_LOGPROBS = 20
+
+
+class RemoteClassifyResponse(ClassifyResponse):
+    """A remote classification; `score_source` says what the scores are.
+
+    - `"logprobs"`: probabilities over the labels from the endpoint's log-probabilities of
+      the label's tokens (the chosen label's exactly, the others' from the alternatives at
+      its first token), normalised over the labels;
+    - `"choice"`: the endpoint returned no log-probabilities, so the scores only mark the
+      chosen label (1) and the others (0). They are not a confidence: a threshold on them
+      means nothing.
+    """
+
+    score_source: Literal["logprobs", "choice"]
+
+
+def label_scores(tokens: Sequence[Any], labels: Sequence[str], chosen: str) -> dict[str, float] | None:
+    """Label probabilities from the log-probabilities of an answer's tokens, or None when they say nothing.
+
+    `tokens` are the answer's `ChatCompletionTokenLogprob`s (`token`, `logprob`,
+    `top_logprobs`). The chosen label's probability is the product over the tokens that
+    spell it; each alternative at its first token counts for the labels it begins (shared
+    evenly where several labels begin with it).
+    """
+    if not tokens:
+        return None
+    text = "".join(t.token for t in tokens)
+    m = re.search(r'"label"\s*:\s*"', text)
+    start = m.end() if m and text.startswith(chosen, m.end()) else text.find(chosen)
+    if start < 0:
+        return None
+    end, pos, first = start + len(chosen), 0, None
+    chosen_logprob = 0.0
+    for t in tokens:
+        t_end = pos + len(t.token)
+        if t_end > start and pos < end:  # this token spells part of the label
+            first = first if first is not None else (t, text[pos:start])
+            chosen_logprob += t.logprob
+        pos = t_end
+    if first is None:
+        return None
+    token, prefix = first
+    if not getattr(token, "top_logprobs", None):
+        return None  # the chosen path alone says nothing about the other labels
+    probs = dict.fromkeys(labels, 0.0)
+    p_chosen = math.exp(chosen_logprob)
+    probs[chosen] = p_chosen
+
+    def begins(tok: str) -> list[str]:
+        # The part of the alternative after what precedes the label (e.g. a quote), up to a closing quote.
+        piece = tok[len(prefix):].split('"')[0] if tok.startswith(prefix) else ""
+        return [lab for lab in labels if piece and (lab.startswith(piece) or piece.startswith(lab))]
+
+    for alt in token.top_logprobs:
+        p = math.exp(alt.logprob)
+        if alt.token == token.token:  # the chosen path: what it leaves over belongs to its other labels
+            others, p = [lab for lab in begins(alt.token) if lab != chosen], max(0.0, p - p_chosen)
+        else:
+            others = begins(alt.token)
+        for lab in others:
+            probs[lab] += p / len(others)
+    total = sum(probs.values())
+    return {lab: v / total for lab, v in probs.items()} if total > 0 else None
 
 
 class RemoteAgent:
@@ -171,12 +242,14 @@ class RemoteAgent:
         return await self._call(TaskKind.CHAT, fn)
 
     async def classify(self, text: str, labels: Sequence[str], *, label_descriptions: dict[str, str] | None = None,
-                       instruction: str | None = None, **params: Any) -> ClassifyResponse:
+                       instruction: str | None = None, **params: Any) -> RemoteClassifyResponse:
         """Ask the model for one label through a forced function whose argument is an enum of `labels`.
 
         Servers that constrain function arguments (vLLM, slmflow's ingress, hosted APIs with
-        strict tools) then always answer a valid label. Chat endpoints return no per-label
-        scores, so the chosen label scores 1.
+        strict tools) then always answer a valid label. The scores come from the endpoint's
+        log-probabilities of the label's tokens when it returns them (`score_source="logprobs"`);
+        an endpoint that returns none gives no confidence at all, and then the chosen label
+        scores 1 with `score_source="choice"`: a record of the choice, not a probability.
         """
         labels = list(labels)
         desc = "\n".join(f"- {lab}: {(label_descriptions or {}).get(lab, lab)}" for lab in labels)
@@ -186,8 +259,10 @@ class RemoteAgent:
             "parameters": {"type": "object", "properties": {"label": {"type": "string", "enum": labels}},
                            "required": ["label"]}}}
         kw = self._params({"max_new_tokens": 32, **params})
+        if self.spec.logprobs:
+            kw.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
 
-        def parse(r: Any, u: Usage) -> ClassifyResponse:
+        def parse(r: Any, u: Usage) -> RemoteClassifyResponse:
             msg = r.choices[0].message
             raw = msg.tool_calls[0].function.arguments if msg.tool_calls else (msg.content or "")
             try:
@@ -198,7 +273,12 @@ class RemoteAgent:
                 label = found[0] if len(found) == 1 else None
             if label not in labels:
                 raise InvalidOutput(f"classify: answer {raw[:120]!r} is not one of the labels {labels}", raw=raw)
-            return ClassifyResponse(label=label, scores={lab: float(lab == label) for lab in labels}, usage=u)
+            logprobs = getattr(r.choices[0], "logprobs", None)
+            scores = label_scores(getattr(logprobs, "content", None) or [], labels, label)
+            if scores is not None:
+                return RemoteClassifyResponse(label=label, scores=scores, score_source="logprobs", usage=u)
+            return RemoteClassifyResponse(label=label, scores={lab: float(lab == label) for lab in labels},
+                                          score_source="choice", usage=u)
 
         async def fn(api: openai.AsyncOpenAI) -> Any:
             resp = await api.chat.completions.create(
@@ -285,4 +365,4 @@ def _json(raw: str) -> Any:
         raise InvalidOutput(f"output is not valid JSON ({exc.msg})", raw=raw) from exc
 
 
-__all__ = ["RemoteAgent", "RemoteSpec"]
+__all__ = ["RemoteAgent", "RemoteClassifyResponse", "RemoteSpec", "label_scores"]

@@ -148,9 +148,17 @@ async def classify(text: str, labels: Sequence[str], *, specialist: Any, large: 
     return await escalate(
         lambda: specialist.classify(text, labels, **params),
         lambda llm: llm.classify(text, labels, label_descriptions=params.get("label_descriptions")),
-        large=large, confidence=lambda r: max(r.scores.values()), threshold=threshold,
+        large=large, confidence=_top_score, threshold=threshold,
         specialist_name=getattr(specialist, "name", "specialist"),
     )
+
+
+def _top_score(resp: ClassifyResponse) -> float:
+    # A remote endpoint without log-probabilities scores its choice 1: no confidence to compare.
+    if getattr(resp, "score_source", None) == "choice":
+        raise ValueError("the specialist's classify scores are not probabilities (its endpoint returned no "
+                         "log-probabilities), so a confidence threshold cannot be applied to them")
+    return max(resp.scores.values())
 
 
 async def extract(text: str, schema: dict[str, Any] | type[BaseModel], *, specialist: Any, large: Any,

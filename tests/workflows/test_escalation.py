@@ -51,6 +51,10 @@ async def test_remote_agent_returns_typed_responses_with_usage(large: RemoteAgen
     assert isinstance(got.data, Amount)
     label = await large.classify("I love it", LABELS)
     assert label.label in LABELS and sum(label.scores.values()) == 1
+    # slmflow's ingress returns no log-probabilities: the scores say so instead of posing as 1.0 confidence.
+    assert label.score_source == "choice"
+    with pytest.raises(ValueError, match="not probabilities"):
+        await escalation.classify("I love it", LABELS, specialist=large, large=large, threshold=0.5)
     enc = RemoteAgent(RemoteSpec(name="enc", base_url=default_fleet_deployed, model="minilm", api_key=TEST_API_KEY))
     emb = await enc.embed(["a", "b"])
     assert emb.dim == 384 and len(emb.embeddings) == 2
