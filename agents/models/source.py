@@ -70,7 +70,12 @@ def _resolve_path(reference: str, base_dir: Path | None) -> Path | None:
     if reference.startswith(_SPECIALIST):
         from agents.specialists.registry import Registry
 
-        return Registry().resolve(reference)
+        folder = Registry().resolve(reference)
+        if not (folder / "config.json").is_file():
+            # A LoRA adapter's version holds no model: it goes on a base agent (`adapter:`), not in `model:`.
+            raise ValueError(f"{reference!r}: {folder} holds no model to serve (an adapter version?); "
+                             "`model: specialist:NAME` serves classify specialists")
+        return folder
     if reference.startswith(_PACKAGE):
         rest = reference[len(_PACKAGE) :].strip("/")
         import_name, _, inner = rest.partition("/")

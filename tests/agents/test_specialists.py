@@ -97,9 +97,11 @@ def test_an_agent_without_a_head_still_needs_labels(tiny_bert_runner: ModelRunne
         ClassifyRequest(text="x", label_descriptions={"a": "b"})
 
 
-def _stage(registry: Registry, name: str, labels: list[str]) -> SpecialistMeta:
+def _stage(registry: Registry, name: str, labels: list[str], model: bool = True) -> SpecialistMeta:
     """A version folder without training (registry behaviour does not depend on the weights)."""
     staging = registry.staging_dir(name)
+    if model:
+        (staging / "config.json").write_text("{}")  # what makes it a model folder for `model: specialist:`
     meta = SpecialistMeta(name=name, version=1, task="classify", method="head", base="b", base_model="b",
                           max_input_tokens=8, labels=labels, data=DataInfo(path="d", sha256="0", rows=1, format="jsonl"))
     return registry.commit(name, staging, meta)
@@ -273,3 +275,12 @@ def test_the_stored_head_gives_scikit_learns_probabilities(tmp_path: Path, n_lab
     (tmp_path / HEAD_FILE).write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match="not a head file"):
         Head.load(tmp_path)
+
+
+def test_model_specialist_refuses_a_version_without_a_model(home: Path) -> None:
+    from agents.errors import SpecError
+    from agents.spec import FleetSpec
+
+    _stage(Registry(), "adapterish", ["a", "b"], model=False)  # no model files, as an adapter's version
+    with pytest.raises(SpecError, match=r"agents\[x\]\.model: .*holds no model to serve"):
+        FleetSpec.from_yaml("agents:\n  - {name: x, model: 'specialist:adapterish', tasks: [classify]}\n")
