@@ -331,7 +331,26 @@ def _json_grammar(schema: dict[str, Any]) -> str:
     given free whitespace spends its token budget on indentation and runs out mid-string.
     (llama.cpp's ``json_schema`` request field takes no such option.)"""
     options = {"whitespace_flexible": False, "key_separator": ": ", "item_separator": ", "}
-    return "%llguidance {}\nstart: %json " + json.dumps({**schema, "x-guidance": options})
+    return "%llguidance {}\nstart: %json " + json.dumps({**_strict(schema), "x-guidance": options})
+
+
+def _strict(schema: Any) -> Any:
+    """Objects that do not say otherwise take no keys beyond their properties, as under the
+    transformers engine's xgrammar (strict mode): both engines give the same guarantee."""
+    if isinstance(schema, list):
+        return [_strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _strict(v) if k in _SUBSCHEMAS else v for k, v in schema.items()}
+    for key in ("properties", "$defs", "definitions", "patternProperties"):
+        if isinstance(schema.get(key), dict):
+            out[key] = {name: _strict(sub) for name, sub in schema[key].items()}
+    if "properties" in schema and "additionalProperties" not in schema:
+        out["additionalProperties"] = False
+    return out
+
+
+_SUBSCHEMAS = {"items", "prefixItems", "anyOf", "oneOf", "allOf", "not", "additionalProperties", "contains"}
 
 
 def _trained_context(path: Any) -> int | None:

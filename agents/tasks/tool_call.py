@@ -65,8 +65,8 @@ def run(ctx: Any, requests: list[ToolCallRequest]) -> list[ToolCallResponse | Ag
             continue
         try:
             data, raw = finish(ctx, res, schemas[i], requests[i].constrained)
-            if not isinstance(data, dict):
-                raise InvalidOutput("tool call is not a JSON object", raw=raw, agent=ctx.name)
+            if not isinstance(data, dict) or not isinstance(data.get("arguments"), dict):
+                raise InvalidOutput("tool call is not a JSON object with object arguments", raw=raw, agent=ctx.name)
             out[i] = ToolCallResponse(name=data["name"], arguments=data["arguments"], raw=raw, usage=usage_of(res))
         except InvalidOutput as exc:
             out[i] = exc

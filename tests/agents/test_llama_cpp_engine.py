@@ -180,3 +180,24 @@ def test_adapters_need_the_llama_cpp_engine(tiny_llm_dir: Path, tiny_loras: dict
         gguf_spec(tiny_llm_dir, adapters=[str(tiny_loras["invoice"])])
     with pytest.raises(ValueError, match="no GGUF LoRA file"):
         gguf_spec(tiny_llm_dir, adapters=[str(tmp_path / "missing.gguf")])
+
+
+def test_objects_take_no_extra_keys_unless_the_schema_allows_them() -> None:
+    from agents.engines.llama_cpp import _strict
+
+    schema = {"type": "object", "properties": {"a": {"type": "object", "properties": {"b": {"type": "string"}}},
+                                                "c": {"type": "array", "items": {"type": "object", "properties": {}}}},
+              "$defs": {"d": {"type": "object", "properties": {"e": {"type": "integer"}}}}}
+    strict = _strict(schema)
+    assert strict["additionalProperties"] is False
+    assert strict["properties"]["a"]["additionalProperties"] is False
+    assert strict["properties"]["c"]["items"]["additionalProperties"] is False
+    assert strict["$defs"]["d"]["additionalProperties"] is False
+    open_schema = {"type": "object", "properties": {}, "additionalProperties": True}
+    assert _strict(open_schema)["additionalProperties"] is True
+
+
+def test_tool_call_with_non_object_arguments_is_invalid_output(runner: ModelRunner) -> None:
+    tools = [{"name": "f", "parameters": {"type": "string", "enum": ["x"]}}]
+    [res] = runner.run_batch("tool_call", [{"text": "call f", "tools": tools, "max_new_tokens": 32}])
+    assert isinstance(res, InvalidOutput) and "object arguments" in str(res)
