@@ -186,7 +186,14 @@ class _Coalescer:
                     results = await client._await(task, response, deadline)
                     break
                 except down as exc:
-                    raise client._down(task, exc, record=False) from exc
+                    reason = await _down_reason(client.app_name, client.name)
+                    if reason is not None:
+                        raise client._down(task, reason, record=False) from exc
+                    client._stale_handle(exc)
+                    delay = client._lost(task, attempt, exc, started, deadline)
+                    if delay is None:
+                        raise client._unavailable(task, attempt, exc, record=False) from exc
+                    await asyncio.sleep(delay)
                 except retryable as exc:
                     delay = client._lost(task, attempt, exc, started, deadline)
                     if delay is None:
@@ -430,16 +437,23 @@ class AgentClient:
             record_call(self.name, task, None, str(err))
         return err
 
-    def _down(self, task: TaskKind, exc: BaseException, record: bool = True) -> AgentUnavailable:
-        """Serve refused the call: the deployment failed to deploy and has no replica (or is gone)."""
-        err = AgentUnavailable(
-            f"{task.value} call refused: the agent is down (its deployment failed to deploy and has no "
-            f"running replica, or was deleted; see `slmflow agents status`): {type(exc).__name__}",
-            agent=self.name,
-        )
+    def _down(self, task: TaskKind, reason: str, record: bool = True) -> AgentUnavailable:
+        """Serve refused the call and the controller confirms the agent is down (or gone)."""
+        err = AgentUnavailable(f"{task.value} call refused: {reason}; see `slmflow agents status`", agent=self.name)
         if record:
             self._record_failure(task, err)
         return err
+
+    def _stale_handle(self, exc: BaseException) -> None:
+        """Serve refused the call, but the controller says the agent can serve (or may soon).
+
+        A handle's router keeps the "unavailable" it was told for a deployment that was then
+        deleted and created again, until that deployment has a replica. A fresh handle asks anew.
+        """
+        log.info("handle saw the agent unavailable, controller did not; renewing it", agent=self.name)
+        self._handle = None
+        self._method_handles.clear()
+        _handles.pop((self.name, self.app_name), None)
 
     def _timed_out(self, task: TaskKind) -> AgentTimeout:
         return AgentTimeout(
@@ -537,7 +551,15 @@ class AgentClient:
             except AgentUnavailable as exc:
                 raise self._record_failure(task, exc) from None
             except down as exc:
-                raise self._down(task, exc) from exc
+                reason = await _down_reason(self.app_name, self.name)
+                if reason is not None:
+                    raise self._down(task, reason) from exc
+                self._stale_handle(exc)
+                delay = self._lost(task, attempt, exc, started, deadline)
+                if delay is None:
+                    raise self._unavailable(task, attempt, exc) from exc
+                await asyncio.sleep(delay)
+                continue
             except retryable as exc:
                 delay = self._lost(task, attempt, exc, started, deadline)
                 if delay is None:
@@ -570,7 +592,15 @@ class AgentClient:
             except AgentUnavailable as exc:
                 raise self._record_failure(task, exc) from None
             except down as exc:
-                raise self._down(task, exc) from exc
+                reason = _down_reason_sync(self.app_name, self.name)
+                if reason is not None:
+                    raise self._down(task, reason) from exc
+                self._stale_handle(exc)
+                delay = self._lost(task, attempt, exc, started, deadline)
+                if delay is None:
+                    raise self._unavailable(task, attempt, exc) from exc
+                time.sleep(delay)
+                continue
             except retryable as exc:
                 delay = self._lost(task, attempt, exc, started, deadline)
                 if delay is None:

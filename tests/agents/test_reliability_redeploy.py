@@ -155,3 +155,19 @@ def test_a_good_deploy_right_after_a_failed_one_reports_success(serve_fleet: Fle
     deploy(serve_fleet, api_key=TEST_API_KEY, timeout_s=240)
     status = fleet_status().agents["tinybert"]
     assert status.status == "HEALTHY" and status.serving
+
+
+async def test_an_agent_deleted_and_deployed_again_is_not_refused_by_a_cached_handle(serve_fleet: FleetSpec) -> None:
+    again = {**_dicts(serve_fleet)[1], "name": "tinyagain"}
+    client = agent("tinyagain")
+    try:
+        await asyncio.to_thread(deploy, _plus(serve_fleet, again), api_key=TEST_API_KEY, timeout_s=240)
+        assert (await client.embed("first life")).dim > 0  # the handle is cached now
+        await asyncio.to_thread(deploy, serve_fleet, api_key=TEST_API_KEY, timeout_s=240)  # deleted
+        await asyncio.to_thread(deploy, _plus(serve_fleet, again), api_key=TEST_API_KEY, wait=False)
+        # While its new replica starts, Serve told the cached handle "unavailable" (deleted);
+        # the call must wait for the replica, not fail as if the agent were down.
+        assert (await client.embed("second life")).dim > 0
+    finally:
+        await asyncio.to_thread(deploy, serve_fleet, api_key=TEST_API_KEY, timeout_s=300)
+    assert "tinyagain" not in deployed_agents()
