@@ -74,6 +74,8 @@ def _row(obj: object, where: str) -> tuple[Example, Format]:
                         f"got keys {sorted(obj)}")
     if not isinstance(text, str) or not text.strip():
         raise DataError(f"{where}: the text must be a non-empty string")
+    if isinstance(answer, int) and not isinstance(answer, bool):
+        answer = str(answer)  # 0/1 class ids are labels too
     if not isinstance(answer, str) or not _label_of(answer):
         raise DataError(f"{where}: the label must be a non-empty string")
     label = _label_of(answer)

@@ -99,6 +99,7 @@ def _write_json(path: Path, data: Any) -> None:
     """Write atomically: a reader sees the old file or the new one, never half of either."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the record from replicas running as another user
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1, sort_keys=False)
         os.replace(tmp, path)

@@ -162,6 +162,8 @@ def test_bad_data_is_named_by_file_and_line(tmp_path: Path) -> None:
     cases = {
         "notjson.jsonl": ('{"text": "a", "label": "x"}\n{oops\n', r"notjson.jsonl:2: not valid JSON"),
         "nolabel.jsonl": ('{"text": "a"}\n', r"nolabel.jsonl:1: the label must be a non-empty string"),
+        "listlabel.jsonl": ('{"text": "a", "label": 1}\n{"text": "b", "label": ["x"]}\n',
+                            r"listlabel.jsonl:2: the label must be a non-empty string"),
         "keys.jsonl": ('{"prompt": "a"}\n', r"keys.jsonl:1: expected .*text.*label.*messages"),
         "long.jsonl": (json.dumps({"messages": [{"role": "user", "content": "summarise"},
                                                 {"role": "assistant", "content": "x" * 200}]}) + "\n",
@@ -176,6 +178,8 @@ def test_bad_data_is_named_by_file_and_line(tmp_path: Path) -> None:
             load_examples(tmp_path / name)
     with pytest.raises(DataError, match="does not exist"):
         load_examples(tmp_path / "missing.jsonl")
+    (tmp_path / "ids.jsonl").write_text('{"text": "a", "label": 0}\n{"text": "b", "label": 1}\n')
+    assert load_examples(tmp_path / "ids.jsonl").labels == ["0", "1"]
 
 
 def test_migrate_exports_are_distillation_data_and_splits_keep_texts_apart(tmp_path: Path) -> None:
