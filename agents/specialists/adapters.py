@@ -1,0 +1,356 @@
+"""Train a LoRA specialist for ``extract``, ``tool_call`` or ``chat`` on a causal GGUF base.
+
+Training runs PEFT on the transformers copy of the base (the GGUF dequantised once), on the
+very prompts the runtime builds for the task (``agents.tasks.extract.messages`` and so on,
+under the model's chat template), with the loss on the answer only. The answer is written
+as the serving grammar writes it (compact JSON, keys in schema order). The adapter is saved
+as a GGUF LoRA (``adapter.gguf``) that the llama_cpp engine applies per request, so one base
+replica serves every adapter; evaluation runs through that same serving path, with and
+without the adapter, on held-out rows.
+
+Data (JSONL), one of:
+- extract: ``{"text", "output"}`` (+ optional ``"schema"``, ``"instruction"``); without a
+  schema, one is inferred from the outputs (every key seen is required, types as seen);
+- tool_call: ``{"text" | "messages", "tools", "tool_call": {"name", "arguments"}}``;
+- chat: ``{"messages": [..., {"role": "assistant", "content": answer}]}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.specialists.data import DataError
+from agents.specialists.registry import DataInfo, Registry, SpecialistMeta, check_name
+from agents.specialists.train import TrainError, TrainResult
+from orchestrator.logging import get_logger
+
+log = get_logger(component="specialists.adapters")
+
+ADAPTER_FILE = "adapter.gguf"
+# Every linear layer of the blocks: the answer's format lives as much in the MLPs as in attention.
+TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+TASKS = ("extract", "tool_call", "chat")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Row:
+    request: Any  # the typed task request, as a caller would send it
+    target: Any  # the answer: a JSON value (extract, tool_call) or text (chat)
+
+
+def compact(value: Any) -> str:
+    """JSON as both engines' grammars write it: one space after ':' and ','; no newlines."""
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def infer_schema(outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """An object schema covering ``outputs``: every key seen, typed as seen, all required."""
+    kinds = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+    props: dict[str, set[str]] = {}
+    for out in outputs:
+        for key, value in out.items():
+            props.setdefault(key, set()).add("null" if value is None else kinds.get(type(value), "string"))
+    schema_props = {k: {"type": sorted(t)[0] if len(t) == 1 else sorted(t)} for k, t in props.items()}
+    return {"type": "object", "properties": schema_props, "required": list(props), "additionalProperties": False}
+
+
+def load_rows(path: str | os.PathLike[str], task: str) -> tuple[list[Row], str]:
+    """The rows of a JSONL file for ``task`` and the file's sha256; errors name the line."""
+    from agents.protocol import ChatRequest, ExtractRequest, ToolCallRequest
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc}") from exc
+    objs: list[tuple[int, dict[str, Any]]] = []
+    for n, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise DataError(f"{path}:{n}: not JSON: {exc}") from exc
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{n}: expected a JSON object")
+        objs.append((n, obj))
+    if not objs:
+        raise DataError(f"{path}: no rows")
+    rows: list[Row] = []
+    if task == "extract":
+        bad = [n for n, o in objs if not isinstance(o.get("text"), str) or not isinstance(o.get("output"), dict)]
+        if bad:
+            raise DataError(f"{path}:{bad[0]}: an extract row needs \"text\" (a string) and \"output\" (an object)")
+        shared = infer_schema([o["output"] for _, o in objs if "schema" not in o])
+        for _, o in objs:
+            req = ExtractRequest(text=o["text"], json_schema=o.get("schema") or shared, instruction=o.get("instruction"))
+            keys = list(req.json_schema.get("properties", {}))
+            # Keys in the schema's order, as the grammar emits them.
+            target = {k: o["output"][k] for k in keys if k in o["output"]} if keys else o["output"]
+            rows.append(Row(req, target))
+    elif task == "tool_call":
+        for n, o in objs:
+            call = o.get("tool_call")
+            if not isinstance(call, dict) or "name" not in call or not o.get("tools"):
+                raise DataError(f"{path}:{n}: a tool_call row needs \"tools\" and \"tool_call\": {{name, arguments}}")
+            try:
+                req = ToolCallRequest(text=o.get("text"), messages=o.get("messages"), tools=o["tools"])
+            except ValueError as exc:
+                raise DataError(f"{path}:{n}: {exc}") from exc
+            rows.append(Row(req, {"name": call["name"], "arguments": call.get("arguments", {})}))
+    elif task == "chat":
+        for n, o in objs:
+            msgs = o.get("messages")
+            if not isinstance(msgs, list) or len(msgs) < 2 or msgs[-1].get("role") != "assistant":
+                raise DataError(f"{path}:{n}: a chat row needs \"messages\" ending with the assistant's answer")
+            rows.append(Row(ChatRequest(messages=msgs[:-1]), str(msgs[-1].get("content", ""))))
+    else:
+        raise TrainError(f"adapters train {', '.join(TASKS)}; got task {task!r}")
+    return rows, hashlib.sha256(raw).hexdigest()
+
+
+def resolve_gguf_base(base: str, fleet: Any = None) -> tuple[str, int]:
+    """(GGUF model reference, max_input_tokens) for ``--base``: a fleet agent on a GGUF, or a GGUF path."""
+    from agents.errors import AgentNotFound, SpecError
+    from agents.models.source import resolve_source
+    from agents.spec import load_fleet
+
+    if fleet is None:
+        try:
+            fleet = load_fleet()
+        except SpecError:
+            fleet = None
+    ref, max_tokens = base, 2048
+    if fleet is not None:
+        try:
+            spec = fleet.get(base)
+            ref, max_tokens = spec.model, spec.max_input_tokens
+        except AgentNotFound:
+            pass
+    try:
+        src = resolve_source(ref)
+    except ValueError as exc:
+        raise TrainError(f"--base {base!r} is neither an agent of the fleet nor a model: {exc}") from exc
+    if src.gguf_path is None:
+        raise TrainError(f"--base {base!r}: a LoRA specialist is served on the llama_cpp engine, which needs a "
+                         "local GGUF base (e.g. the fleet's smollm2)")
+    return ref, max_tokens
+
+
+def _messages(task: str, req: Any) -> list[dict[str, str]]:
+    from agents.tasks import extract, tool_call
+
+    if task == "extract":
+        return extract.messages(req)
+    if task == "tool_call":
+        return tool_call.messages(req)
+    return [m.model_dump() for m in req.messages]
+
+
+def _target_text(task: str, target: Any) -> str:
+    return target if task == "chat" else compact(target)
+
+
+def _sequences(engine: Any, task: str, rows: list[Row]) -> list[tuple[list[int], list[int]]]:
+    tok = engine.lm.tokenizer
+    eos = tok.eos_token_id
+    seqs = []
+    for row in rows:
+        prompt = engine.chat_ids(_messages(task, row.request))
+        answer = [*tok(_target_text(task, row.target), add_special_tokens=False)["input_ids"], eos]
+        seqs.append((prompt, answer))
+    return seqs
+
+
+def _train(engine: Any, seqs: list[tuple[list[int], list[int]]], *, epochs: int, rank: int, lr: float,
+           batch_size: int, layers: int | None, seed: int, progress: Progress | None) -> tuple[Any, dict[str, Any]]:
+    import torch
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
+
+    torch.manual_seed(seed)
+    n_layers = engine.lm.model.config.num_hidden_layers
+    # Adapting only the top layers keeps backpropagation out of the bottom ones: on a CPU that
+    # is most of a training step.
+    top = list(range(max(0, n_layers - layers), n_layers)) if layers else None
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
+                        target_modules=list(TARGET_MODULES), layers_to_transform=top)
+    model = get_peft_model(engine.lm.model, config)
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    pad = engine.lm.tokenizer.pad_token_id or 0
+    order = list(range(len(seqs)))
+    rng = random.Random(seed)
+    steps = epochs * ((len(seqs) + batch_size - 1) // batch_size)
+    done, losses = 0, []
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for start in range(0, len(order), batch_size):
+            batch = [seqs[i] for i in order[start : start + batch_size]]
+            width = max(len(p) + len(a) for p, a in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            labels = torch.full((len(batch), width), -100, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for r, (p, a) in enumerate(batch):
+                seq = p + a
+                ids[r, : len(seq)] = torch.tensor(seq)
+                mask[r, : len(seq)] = 1
+                # Loss on the answer only: the prompt is what serving gives the model.
+                labels[r, len(p) : len(seq)] = torch.tensor(a)
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            losses.append(float(loss.detach()))
+            done += 1
+            if progress:
+                progress("training adapter", done, steps)
+    model.eval()
+    state = get_peft_model_state_dict(model)
+    tail = losses[-max(1, len(losses) // 5) :]
+    return state, {"steps": steps, "final_loss": round(sum(tail) / len(tail), 4), "first_loss": round(losses[0], 4)}
+
+
+def evaluate(runner: Any, task: str, rows: list[Row], adapter: str | None) -> dict[str, Any]:
+    """Serve ``rows`` through ``runner`` (llama_cpp, with or without ``adapter``), all at once."""
+    from jsonschema import Draft202012Validator
+
+    def one(row: Row) -> Any:
+        req = row.request.model_copy(update={"adapter": adapter})
+        return runner.run_batch(task, [req])[0]
+
+    with ThreadPoolExecutor(max_workers=max(1, runner.spec.batching.max_batch_size)) as pool:
+        outs = list(pool.map(one, rows))
+    n = len(rows)
+    if task == "chat":
+        exact = sum(getattr(o, "text", None) == r.target for o, r in zip(outs, rows, strict=True))
+        return {"exact_match": round(exact / n, 4)}
+    valid = fields = field_total = exact = tool_right = 0
+    for out, row in zip(outs, rows, strict=True):
+        got = out.data if task == "extract" and hasattr(out, "data") else (
+            {"name": out.name, "arguments": out.arguments} if hasattr(out, "arguments") else None)
+        gold = row.target
+        schema = row.request.json_schema if task == "extract" else None
+        ok = got is not None and (schema is None or not list(Draft202012Validator(schema).iter_errors(got)))
+        valid += ok
+        exact += got == gold
+        if task == "tool_call":
+            tool_right += got is not None and got.get("name") == gold["name"]
+            gold, got = gold["arguments"], (got or {}).get("arguments")
+        field_total += len(gold)
+        fields += sum(isinstance(got, dict) and got.get(k) == v for k, v in gold.items())
+    metrics = {"schema_valid": round(valid / n, 4), "exact_fields": round(fields / max(1, field_total), 4),
+               "exact_match": round(exact / n, 4)}
+    if task == "tool_call":
+        metrics["tool_accuracy"] = round(tool_right / n, 4)
+    return metrics
+
+
+def train_adapter(
+    name: str,
+    *,
+    task: str,
+    base: str,
+    data: str | os.PathLike[str],
+    eval_data: str | os.PathLike[str] | None = None,
+    fleet: Any = None,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    epochs: int = 2,
+    rank: int = 8,
+    lr: float = 1e-3,
+    batch_size: int = 8,
+    layers: int | None = 12,
+    threads: int = 0,
+    registry: Registry | None = None,
+    progress: Progress | None = None,
+    compare_base: bool = True,
+) -> TrainResult:
+    """Train a LoRA adapter for ``name``; evaluate it through the llama_cpp engine; write a version."""
+    from agents.engines.hf import TransformersEngine
+    from agents.runtime import ModelRunner
+    from agents.spec import AgentSpec
+
+    check_name(name)
+    if task not in TASKS:
+        raise TrainError(f"adapters train {', '.join(TASKS)}; got task {task!r}")
+    registry = registry or Registry()
+    t0 = time.perf_counter()
+    rows, sha = load_rows(data, task)
+    if eval_data is not None:
+        train_rows, (eval_rows, eval_sha) = rows, load_rows(eval_data, task)
+        eval_source = "file"
+    else:
+        shuffled = rows[:]
+        random.Random(seed).shuffle(shuffled)
+        cut = max(1, round(len(shuffled) * test_fraction)) if len(shuffled) >= 10 else 0
+        train_rows, eval_rows, eval_sha = shuffled[cut:], shuffled[:cut] or shuffled, None
+        eval_source = f"held-out split ({test_fraction:.0%}, seed {seed})" if cut else "training data (too few to hold out)"
+    model_ref, max_tokens = resolve_gguf_base(base, fleet)
+    spec = AgentSpec(name=f"train-{name}"[:63], model=model_ref, tasks=[task], engine="transformers",
+                     device="cpu", dtype="float32", max_input_tokens=max_tokens)
+    if progress:
+        progress("loading base", 0, 1)
+    engine = TransformersEngine.load(spec, threads=threads, gpu_fraction=None)
+    if engine.kind != "causal":
+        raise TrainError(f"--base {base!r} is an encoder; a LoRA adapter needs a causal LM (e.g. smollm2)")
+    if progress:
+        progress("loading base", 1, 1)
+    cfg = engine.lm.model.config
+    seqs = _sequences(engine, task, train_rows)
+    state, stats = _train(engine, seqs, epochs=epochs, rank=rank, lr=lr, batch_size=batch_size, layers=layers,
+                          seed=seed, progress=progress)
+    train_s = time.perf_counter() - t0
+    staging = registry.staging_dir(name)
+    try:
+        from agents.engines.lora import write_lora_gguf
+
+        write_lora_gguf(staging / ADAPTER_FILE, state, alpha=2 * rank, n_head=cfg.num_attention_heads,
+                        n_kv_head=getattr(cfg, "num_key_value_heads", cfg.num_attention_heads))
+        if progress:
+            progress("evaluating", 0, 1)
+        serve_spec = AgentSpec(name=f"eval-{name}"[:63], model=model_ref, tasks=[task], engine="llama_cpp",
+                               adapters=[str(staging / ADAPTER_FILE)], max_input_tokens=max_tokens,
+                               batching={"max_batch_size": 8}, generation={"max_new_tokens": 256})
+        runner = ModelRunner(serve_spec, threads=max(1, threads)).load()
+        metrics: dict[str, Any] = {"eval_source": eval_source, "eval_rows": len(eval_rows),
+                                   "train_rows": len(train_rows)}
+        metrics.update(evaluate(runner, task, eval_rows, "adapter"))
+        if compare_base:
+            metrics["base"] = evaluate(runner, task, eval_rows, None)
+        runner.engine.close()
+        if progress:
+            progress("evaluating", 1, 1)
+        metrics["train_s"] = round(train_s, 2)
+        info = Path(data)
+        meta = SpecialistMeta(
+            name=name, version=1, task=task, method="lora", base=base, base_model=model_ref,
+            max_input_tokens=max_tokens, labels=[],
+            data=DataInfo(path=str(info), sha256=sha, rows=len(rows), format="jsonl"),
+            eval_data=DataInfo(path=str(eval_data), sha256=eval_sha or "", rows=len(eval_rows), format="jsonl")
+            if eval_data is not None else None,
+            hyperparameters={"rank": rank, "alpha": 2 * rank, "lr": lr, "epochs": epochs, "batch_size": batch_size, "top_layers": layers,
+                             "seed": seed, "target_modules": list(TARGET_MODULES), **stats},
+            metrics=metrics,
+        )
+        meta = registry.commit(name, staging, meta)
+    except BaseException:
+        registry.discard(staging)
+        raise
+    log.info("adapter trained", specialist=meta.tag, metrics={k: v for k, v in metrics.items() if k != "base"},
+             seconds=metrics["train_s"])
+    return TrainResult(name=name, version=meta.version, path=str(registry.version_dir(name, meta.version)),
+                       labels=[], metrics=metrics, meta=meta)
+
+
+__all__ = ["ADAPTER_FILE", "TASKS", "compact", "evaluate", "infer_schema", "load_rows", "resolve_gguf_base",
+           "train_adapter"]

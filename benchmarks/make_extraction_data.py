@@ -1,0 +1,88 @@
+"""Write the order-email extraction data set (train and held-out test), seeded and reproducible.
+
+    .venv/bin/python benchmarks/make_extraction_data.py   # -> workflows/data/order_extraction.{train,test}.jsonl
+
+The test split shares no sentence template, customer name or product with the train split,
+so a specialist scores on phrasings it never saw. The data are synthetic (templated) and
+say nothing about real mail; they exist to measure what training changes on one fixed task.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "customer": {"type": "string", "maxLength": 40},
+        "order_id": {"type": "string", "maxLength": 12},
+        "product": {"type": "string", "maxLength": 40},
+        "quantity": {"type": "integer", "minimum": 1, "maximum": 99},
+        "urgency": {"enum": ["low", "normal", "high"]},
+    },
+    "required": ["customer", "order_id", "product", "quantity", "urgency"],
+    "additionalProperties": False,
+}
+INSTRUCTION = "Extract the customer's name, the order id, the product, the quantity and the urgency."
+
+TRAIN_TEMPLATES = [
+    "Hi, this is {customer}. My order {order_id} for {quantity} {product} has not arrived yet.{tail}",
+    "Hello team, I ordered {quantity} x {product} (order {order_id}) and only got an invoice.{tail} - {customer}",
+    "Order {order_id}: {quantity} {product}. Could you check the delivery date?{tail} Regards, {customer}",
+    "Dear support, {customer} here. I need to change the address for order {order_id} ({quantity} {product}).{tail}",
+    "{customer} writing about {order_id}. The {quantity} {product} I bought came damaged.{tail}",
+    "Good morning! Can I add {quantity} more {product} to order {order_id}?{tail} Thanks, {customer}",
+    "Hey, order #{order_id} - {quantity} pieces of {product}. Tracking has not moved in days.{tail} {customer}",
+    "To whom it may concern: I ({customer}) was charged twice for order {order_id}, {quantity} {product}.{tail}",
+]
+TEST_TEMPLATES = [
+    "Hello, my name is {customer}. I am still waiting on {quantity} {product}, order number {order_id}.{tail}",
+    "Re: order {order_id}. The box had {quantity} {product} but one is broken.{tail} Best, {customer}",
+    "Support, please cancel {order_id} ({quantity} {product}) before it ships.{tail} Kind regards, {customer}",
+    "Hi there - {customer}. Where is my {product}? I ordered {quantity} of them under {order_id}.{tail}",
+]
+TAILS = {
+    "low": ["", " No rush.", " Whenever you have time."],
+    "normal": [" Please let me know.", " Thanks in advance."],
+    "high": [" This is urgent!", " I need it by tomorrow, please hurry.", " URGENT: it is for an event this week."],
+}
+TRAIN_NAMES = ["Anna Keller", "Ben Ortiz", "Chloe Martin", "Diego Alvarez", "Emma Schulz", "Farid Haddad",
+               "Grace Liu", "Hugo Lambert", "Ines Costa", "Jonas Berg", "Kira Novak", "Liam Walsh"]
+TEST_NAMES = ["Maya Rossi", "Noah Fischer", "Olga Petrova", "Pablo Ruiz", "Quinn Taylor", "Rosa Jensen"]
+TRAIN_PRODUCTS = ["standing desk", "office chair", "desk lamp", "monitor arm", "keyboard", "laptop stand",
+                  "bookshelf", "coffee grinder", "blender", "water bottle"]
+TEST_PRODUCTS = ["wireless mouse", "floor lamp", "phone charger", "yoga mat", "kettle", "backpack"]
+
+
+def rows(n: int, templates: list[str], names: list[str], products: list[str], rng: random.Random) -> list[dict]:
+    out = []
+    for _ in range(n):
+        urgency = rng.choice(["low", "normal", "high"])
+        fields = {
+            "customer": rng.choice(names),
+            "order_id": f"A{rng.randint(10000, 99999)}",
+            "product": rng.choice(products),
+            "quantity": rng.randint(1, 12),
+            "urgency": urgency,
+        }
+        text = rng.choice(templates).format(**fields, tail=rng.choice(TAILS[urgency]))
+        out.append({"text": text, "output": fields, "schema": SCHEMA, "instruction": INSTRUCTION})
+    return out
+
+
+def main() -> None:
+    folder = Path(__file__).resolve().parents[1] / "workflows" / "data"
+    rng = random.Random(20261130)
+    for split, data in {
+        "train": rows(200, TRAIN_TEMPLATES, TRAIN_NAMES, TRAIN_PRODUCTS, rng),
+        "test": rows(60, TEST_TEMPLATES, TEST_NAMES, TEST_PRODUCTS, rng),
+    }.items():
+        path = folder / f"order_extraction.{split}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in data))
+        print(f"{path}: {len(data)} rows")
+
+
+if __name__ == "__main__":
+    main()
