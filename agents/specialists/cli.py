@@ -43,7 +43,8 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.command("train")
 @click.argument("name")
 @click.option("--task", type=click.Choice(TASKS), default="classify", show_default=True,
-              help="What the specialist does (only classify is implemented).")
+              help="What the specialist does: classify trains a head over an encoder (minilm); extract, "
+                   "tool_call and chat train a LoRA adapter on a GGUF causal base (smollm2).")
 @click.option("--base", required=True, help="An agent of the fleet (e.g. minilm) or a model reference (path, package:...).")
 @click.option("--data", "data", required=True, type=click.Path(path_type=Path),
               help='JSONL of {"text","label"} rows, or a file `slmflow migrate export` wrote (the LLM\'s answers are the labels).')
@@ -57,14 +58,15 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--fleet", "fleet_file", type=click.Path(dir_okay=False), default=None,
               help="Fleet file where --base names an agent (default: $SLMFLOW_FLEET or the shipped fleet).")
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
+@click.option("--epochs", type=click.IntRange(1, 100), default=2, show_default=True, help="LoRA: passes over --data.")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="LoRA: learning rate.")
+@click.option("--rank", type=click.IntRange(1, 256), default=8, show_default=True, help="LoRA: adapter rank.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on the last line.")
 def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, label_descriptions: Path | None,
-          seed: int, test_fraction: float, fleet_file: str | None, threads: int, as_json: bool) -> None:
+          seed: int, test_fraction: float, fleet_file: str | None, threads: int, epochs: int, lr: float, rank: int,
+          as_json: bool) -> None:
     """Train specialist NAME on --data over --base; each run is a new version under $SLMFLOW_HOME/specialists."""
     _quiet()
-    if task != "classify":
-        raise click.ClickException(f"--task {task}: only classify specialists can be trained so far "
-                                   "(LoRA adapters for extract/tool_call/chat are not implemented)")
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -100,13 +102,29 @@ def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, l
             progress.update(tasks[stage], completed=done, total=total)
 
         try:
-            result = train_classifier(name, base=base, data=data, eval_data=eval_data, fleet=fleet,
-                                      label_descriptions=descriptions, seed=seed, test_fraction=test_fraction,
-                                      threads=threads, progress=on_progress)
+            if task == "classify":
+                result = train_classifier(name, base=base, data=data, eval_data=eval_data, fleet=fleet,
+                                          label_descriptions=descriptions, seed=seed, test_fraction=test_fraction,
+                                          threads=threads, progress=on_progress)
+            else:
+                from agents.specialists.adapters import train_adapter
+
+                result = train_adapter(name, task=task, base=base, data=data, eval_data=eval_data, fleet=fleet,
+                                       seed=seed, test_fraction=test_fraction, epochs=epochs, lr=lr, rank=rank,
+                                       threads=threads, progress=on_progress)
         except (DataError, TrainError, RegistryError, AgentError) as exc:
             raise _fail(exc) from exc
     m = result.metrics
-    if not as_json:
+    if not as_json and task != "classify":
+        scores = ", ".join(f"{k} {m[k]:.1%}" for k in ("schema_valid", "exact_fields", "tool_accuracy", "exact_match")
+                           if k in m)
+        before = ", ".join(f"{k} {v:.1%}" for k, v in m.get("base", {}).items())
+        click.echo(f"trained {result.name} v{result.version} (LoRA, {task}) in {m['train_s']:.1f} s -> {result.path}")
+        click.echo(f"evaluated on {m['eval_rows']} rows ({m['eval_source']}) through llama.cpp: {scores}"
+                   + (f"; base model without the adapter: {before}" if before else ""))
+        click.echo(f"serve it: `slmflow specialists promote {name}` and `adapters: [specialist:{name}]` on the base "
+                   f"agent; call with adapter={name!r}")
+    elif not as_json:
         click.echo(f"trained {result.name} v{result.version} ({len(result.labels)} labels: {', '.join(result.labels)}) "
                    f"in {m['train_s']:.1f} s -> {result.path}")
         click.echo(f"evaluated on {m['eval_rows']} rows ({m['eval_source']}): accuracy {m.get('accuracy', 0):.1%}"

@@ -71,3 +71,18 @@ def test_answers_are_written_as_the_grammar_writes_them() -> None:
     schema = infer_schema([{"a": 1, "b": "x"}, {"a": 2.5, "b": None}])
     assert schema["required"] == ["a", "b"] and schema["additionalProperties"] is False
     assert schema["properties"]["a"]["type"] == ["integer", "number"]
+
+
+def test_slmflow_train_extract_prints_the_report_as_json(tiny_gguf: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agents.specialists.cli import train
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    result = CliRunner().invoke(train, ["tinycli", "--task", "extract", "--base", str(tiny_gguf), "--data", str(data),
+                                        "--epochs", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["name"] == "tinycli" and report["version"] >= 1
+    assert {"schema_valid", "exact_fields", "base"} <= set(report["metrics"])
