@@ -226,8 +226,8 @@ def test_cli_train_prints_one_json_object_last_and_manages_versions(tiny_bert_di
 
     res = runner.invoke(train, ["mood", "--base", "no-such-agent", "--data", str(data)])
     assert res.exit_code == 1 and "no-such-agent" in res.output and "minilm" in res.output
-    res = runner.invoke(train, ["mood", "--task", "extract", "--base", "minilm", "--data", str(data)])
-    assert res.exit_code == 1 and "only classify" in res.output
+    res = runner.invoke(train, ["mood", "--task", "summarize", "--base", "minilm", "--data", str(data)])
+    assert res.exit_code == 2 and "summarize" in res.output
     res = runner.invoke(specialists, ["show", "ghost"])
     assert res.exit_code == 1 and "no specialist 'ghost'" in res.output
 
