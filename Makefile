@@ -1,10 +1,11 @@
-# `make demo` runs the main job, `make test` the whole suite; both create or reuse .venv.
+# `make demo` runs the main job, `make test` the whole suite, `make test-fast` the engine and unit
+# tests without Ray (the edit-test loop); all create or reuse .venv.
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test test-fast lint bench
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +28,11 @@ lint: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Engine and unit tests only: no Ray, no real models (see tests/fixtures/tiers.py).
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider --fast
 
 bench: install
 	$(BIN)/python benchmarks/engine_overhead.py

@@ -16,4 +16,5 @@ pytest_plugins = [
     "tests.fixtures.ray_cluster",
     "tests.fixtures.models",
     "tests.fixtures.multinode",
+    "tests.fixtures.tiers",
 ]

@@ -124,6 +124,7 @@ def analysed() -> tuple[object, list[object], Counter[str]]:
     return analyze(calls, make_embedder("local"), pii_counts=pii), calls, pii
 
 
+@pytest.mark.slow  # embeds with the fleet's real MiniLM (in-process)
 def test_analyze_finds_the_task_types_the_log_was_built_from(analysed) -> None:
     analysis, calls, _ = analysed
     assert analysis.k == len(samples.TASK_TYPES)
@@ -138,6 +139,7 @@ def test_analyze_finds_the_task_types_the_log_was_built_from(analysed) -> None:
         assert best / len(members) >= 0.95, f"task {task} is split across groups"
 
 
+@pytest.mark.slow  # embeds with the fleet's real MiniLM (in-process)
 def test_group_report_figures(analysed) -> None:
     analysis, calls, _ = analysed
     assert sum(g.spend_share for g in analysis.groups) == pytest.approx(1.0)
@@ -153,6 +155,7 @@ def test_group_report_figures(analysed) -> None:
         assert g.example is not None
 
 
+@pytest.mark.slow  # embeds with the fleet's real MiniLM (in-process)
 def test_pii_never_reaches_the_analysis_or_the_export(analysed, tmp_path: Path) -> None:
     analysis, calls, pii = analysed
     assert sum(pii.values()) > 0 and set(pii) == {"email", "phone", "card"}
@@ -167,6 +170,7 @@ def test_pii_never_reaches_the_analysis_or_the_export(analysed, tmp_path: Path) 
         assert _digits(card) not in dumped
 
 
+@pytest.mark.slow  # embeds with the fleet's real MiniLM (in-process)
 def test_export_writes_chat_format(analysed, tmp_path: Path) -> None:
     analysis, calls, _ = analysed
     g = next(g for g in analysis.groups if g.candidate)
@@ -198,6 +202,7 @@ def test_store_usage_is_grouped_by_agent_and_task(tmp_path: Path) -> None:
         export_group(analysis, calls, names["agent smollm2:chat"].id, tmp_path / "x.jsonl")
 
 
+@pytest.mark.slow  # embeds with the fleet's real MiniLM (in-process)
 def test_cli_analyze_and_export(tmp_path: Path) -> None:
     from cluster.cli import main
     from orchestrator import default_store
