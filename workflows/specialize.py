@@ -90,17 +90,18 @@ def before(text: str, labels: list[str]):
 
 
 @step(retry=_RETRY, timeout=60)
-async def route(text: str, specialist: str, threshold: float) -> dict[str, Any]:
+async def route(text: str, specialist: str, threshold: float, mode: str) -> dict[str, Any]:
     from workflows import shadow
 
-    out = await shadow.classify(text, specialist=specialist, large=_STATE["llm"], threshold=threshold)
+    out = await shadow.classify(text, specialist=specialist, large=_STATE["llm"], threshold=threshold,
+                                mode=mode)  # type: ignore[arg-type]
     return {"label": out.value.label, "served_by": out.served_by, "escalated": out.escalated,
             "confidence": out.confidence}
 
 
 @workflow
-def specialized(text: str, specialist: str, threshold: float):
-    return route(text, specialist, threshold)
+def specialized(text: str, specialist: str, threshold: float, mode: str):
+    return route(text, specialist, threshold, mode)
 
 
 class Phase(BaseModel):
@@ -218,7 +219,8 @@ def run_loop(*, log: Path = SAMPLE_LOG, group: str | None = None, name: str | No
         else connect()
     deployed_before = set(deployed_agents())
     encoder = load_fleet().get(ENCODER).model_dump(mode="json", exclude_unset=True)
-    specialist = {**encoder, "name": name, "model": f"specialist:{name}",
+    # Pinned to the version just trained: an earlier run may have promoted another one.
+    specialist = {**encoder, "name": name, "model": f"specialist:{name}@v{result.version}",
                   "description": f"trained on {g.id} '{g.name}' of the LLM log"}
     fleet = FleetSpec(agents=[encoder, specialist])
     registry = Registry()
@@ -229,7 +231,7 @@ def run_loop(*, log: Path = SAMPLE_LOG, group: str | None = None, name: str | No
                 "(minilm and the specialist) and would replace it. Run it on a fresh Ray (unset RAY_ADDRESS).")
         t = time.perf_counter()
         deploy(fleet)
-        echo(f"4. deploy: {ENCODER} and {name} (model: specialist:{name} -> v{result.version}) in "
+        echo(f"4. deploy: {ENCODER} and {name} (model: specialist:{name}@v{result.version}) in "
              f"{time.perf_counter() - t:.1f} s")
         store = default_store()
         texts = [e.text for e in live]
@@ -238,8 +240,9 @@ def run_loop(*, log: Path = SAMPLE_LOG, group: str | None = None, name: str | No
         echo(f"5. before: MiniLM zero-shot with label descriptions on {len(live)} live calls: {zs:.1%} agree with the LLM")
 
         t = time.perf_counter()
-        runs = specialized.run_many([{"text": t_, "specialist": name, "threshold": threshold} for t_ in texts],
-                                    concurrency=16)
+        runs = specialized.run_many(
+            [{"text": t_, "specialist": name, "threshold": threshold, "mode": "shadow"} for t_ in texts],
+            concurrency=16)
         shadow_phase = _phase(runs, gold, store, time.perf_counter() - t)
         report = default_shadow_store().report(name, version=result.version, threshold=ready_agreement,
                                                min_calls=len(live))
@@ -249,8 +252,9 @@ def run_loop(*, log: Path = SAMPLE_LOG, group: str | None = None, name: str | No
         if report.ready:
             registry.promote(name, result.version)
             t = time.perf_counter()
-            runs = specialized.run_many([{"text": t_, "specialist": name, "threshold": threshold} for t_ in texts],
-                                        concurrency=16)
+            runs = specialized.run_many(
+                [{"text": t_, "specialist": name, "threshold": threshold, "mode": "live"} for t_ in texts],
+                concurrency=16)
             live_phase = _phase(runs, gold, store, time.perf_counter() - t)
             echo(f"7. promoted v{result.version}; live mode: {name} answered {len(live) - live_phase.escalated} calls, "
                  f"escalated {live_phase.escalated} under confidence {threshold} to the LLM; "
