@@ -75,6 +75,10 @@ def _resolve_path(reference: str, base_dir: Path | None) -> Path | None:
             # A LoRA adapter's version holds no model: it goes on a base agent (`adapter:`), not in `model:`.
             raise ValueError(f"{reference!r}: {folder} holds no model to serve (an adapter version?); "
                              "`model: specialist:NAME` serves classify specialists")
+        from agents.specialists.head import find_head
+
+        # A damaged head fails the fleet's validation here, not the agent's first request.
+        find_head(folder)
         return folder
     if reference.startswith(_PACKAGE):
         rest = reference[len(_PACKAGE) :].strip("/")

@@ -288,3 +288,13 @@ def test_model_specialist_refuses_a_version_without_a_model(home: Path) -> None:
     _stage(Registry(), "adapterish", ["a", "b"], model=False)  # no model files, as an adapter's version
     with pytest.raises(SpecError, match=r"agents\[x\]\.model: .*holds no model to serve"):
         FleetSpec.from_yaml("agents:\n  - {name: x, model: 'specialist:adapterish', tasks: [classify]}\n")
+
+
+def test_a_damaged_head_fails_fleet_validation(home: Path) -> None:
+    from agents.errors import SpecError
+    from agents.spec import FleetSpec
+
+    meta = _stage(Registry(), "broken", ["a", "b"])
+    (Registry().version_dir("broken", meta.version) / HEAD_FILE).write_bytes(b"garbage")
+    with pytest.raises(SpecError, match=r"agents\[x\]\.model: .*head.safetensors: not a head file"):
+        FleetSpec.from_yaml("agents:\n  - {name: x, model: 'specialist:broken', tasks: [classify]}\n")
