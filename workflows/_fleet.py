@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field, ValidationError
 from orchestrator import RetryPolicy
 from orchestrator.logging import get_logger
 
-# Which fleet agent does what; the default fleet's names.
+# Which fleet agent does what; the default fleet's names. SLMFLOW_WORKFLOW_ENCODER and
+# SLMFLOW_WORKFLOW_WRITER name other agents of the fleet for these roles (read at each call).
 ENCODER = "minilm"  # embeddings and similarity classification
 WRITER = "smollm2"  # generation, constrained extraction, tool calls
 
@@ -87,11 +88,13 @@ def specialist(name: str) -> Any:
 
 
 def encoder() -> Any:
-    return _Agent(ENCODER)
+    """The agent for embeddings and similarity classification (default: the fleet's MiniLM)."""
+    return _Agent(os.environ.get("SLMFLOW_WORKFLOW_ENCODER") or ENCODER)
 
 
 def writer() -> Any:
-    return _Agent(WRITER)
+    """The agent for generation, constrained extraction and tool calls (default: SmolLM2)."""
+    return _Agent(os.environ.get("SLMFLOW_WORKFLOW_WRITER") or WRITER)
 
 
 class EscalationConfig(BaseModel):
@@ -135,8 +138,8 @@ class EscalationConfig(BaseModel):
             pricing=Pricing(usd_per_1k_tokens_in=self.usd_per_1k_in, usd_per_1k_tokens_out=self.usd_per_1k_out)))
 
 
-def served(resp: Any, agent: str) -> dict[str, Any]:
+def served(resp: Any, agent: str | _Agent) -> dict[str, Any]:
     """Who served a response, how long it took and what it cost (from its usage)."""
     u = resp.usage
-    return {"agent": agent, "model": u.model, "latency_ms": round(u.queue_ms + u.compute_ms, 1),
+    return {"agent": agent if isinstance(agent, str) else agent.name, "model": u.model, "latency_ms": round(u.queue_ms + u.compute_ms, 1),
             "tokens": u.tokens_in + u.tokens_out, "cost_usd": u.cost_usd}

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from orchestrator import step, workflow
-from workflows._fleet import AGENT_RETRY, ENCODER, WRITER, encoder, served, writer
+from workflows._fleet import AGENT_RETRY, encoder, served, writer
 
 CATALOGUE_PATH = Path(__file__).parent / "data" / "catalogue.json"
 class Product(BaseModel):
@@ -44,11 +44,11 @@ _catalogue_vectors: dict[str, tuple[list[Product], np.ndarray]] = {}
 
 async def _catalogue() -> tuple[list[Product], np.ndarray]:
     # Runs may race to embed it first; the work is idempotent, so no lock (which would bind to one event loop).
-    if ENCODER not in _catalogue_vectors:
+    if encoder().name not in _catalogue_vectors:
         products = load_catalogue()
         resp = await encoder().embed([f"{p.name}: {p.description}" for p in products])
-        _catalogue_vectors[ENCODER] = (products, np.asarray(resp.embeddings, dtype=np.float32))
-    return _catalogue_vectors[ENCODER]
+        _catalogue_vectors[encoder().name] = (products, np.asarray(resp.embeddings, dtype=np.float32))
+    return _catalogue_vectors[encoder().name]
 
 
 @step(retry=AGENT_RETRY, timeout=60)
@@ -61,7 +61,7 @@ async def analyze_behavior(events: list[str]) -> dict[str, Any]:
     )
     interest = np.mean(np.asarray(vectors.embeddings, dtype=np.float32), axis=0)
     return {"interest_vector": [round(float(v), 5) for v in interest], "top_category": category.label,
-            "category_confidence": round(category.scores[category.label], 3), **served(vectors, ENCODER)}
+            "category_confidence": round(category.scores[category.label], 3), **served(vectors, encoder())}
 
 
 @step(retry=AGENT_RETRY, timeout=120)
@@ -72,7 +72,7 @@ async def extract_preferences(events: list[str]) -> dict[str, Any]:
         max_new_tokens=64,
     )
     return {"interests": [i.strip() for i in resp.data.interests if i.strip()], "budget": resp.data.budget,
-            **served(resp, WRITER)}
+            **served(resp, writer())}
 
 
 @step(retry=AGENT_RETRY, timeout=60)

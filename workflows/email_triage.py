@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from orchestrator import Failure, step, workflow
 from workflows import escalation
-from workflows._fleet import AGENT_RETRY, ENCODER, WRITER, EscalationConfig, encoder, served, writer
+from workflows._fleet import AGENT_RETRY, EscalationConfig, encoder, served, writer
 
 CATEGORIES: dict[str, str] = {
     "spam": "unsolicited bulk advertising, phishing, scam, lottery or prize win, get rich quick, "
@@ -71,7 +71,7 @@ async def classify_email(subject: str, body: str) -> dict[str, Any]:
     if llm is None:
         resp = await encoder().classify(text, labels=list(CATEGORIES), label_descriptions=CATEGORIES, examples=EXAMPLES)
         return {"category": resp.label, "confidence": round(resp.scores[resp.label], 3), "escalated": False,
-                **served(resp, ENCODER)}
+                **served(resp, encoder())}
     # Hybrid: MiniLM first; the larger model only for mails it is unsure about.
     out = await escalation.classify(text, list(CATEGORIES), specialist=encoder(), large=llm.agent(),
                                     threshold=llm.threshold, label_descriptions=CATEGORIES, examples=EXAMPLES)
@@ -93,7 +93,9 @@ async def extract_fields(sender: str, subject: str, body: str) -> dict[str, Any]
         "intent": fields.intent.strip(),
         "urgency": fields.urgency,
         "order_ids": sorted(set(ORDER_ID.findall(f"{subject} {body}"))),
-        **served(resp, WRITER),
+        # The one rule here: ids are copied by pattern, not by the model (said in the output).
+        "rules_applied": [{"rule": "order id pattern A + 5 digits", "field": "order_ids", "effect": "set from the text"}],
+        **served(resp, writer()),
     }
 
 
@@ -119,7 +121,7 @@ async def draft_reply(sender: str, subject: str, body: str, classification: dict
         ],
         max_new_tokens=70,
     )
-    return {"text": resp.text.strip(), **served(resp, WRITER)}
+    return {"text": resp.text.strip(), **served(resp, writer())}
 
 
 @step(when=lambda classification: _is_spam(classification))

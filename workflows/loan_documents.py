@@ -2,11 +2,18 @@
 
     slmflow run workflows.loan_documents --inputs workflows/data/loan_documents.jsonl
 
-SmolLM2 extracts the fields under a JSON-schema grammar. Numbers that decide money
-(amount, income, debt, score) are then checked against the text: where the model's
-value is not the one written in the document, the document wins and the result says
-which fields were corrected. Risk is arithmetic on those numbers; compliance asks
-MiniLM whether the stated purpose is one the lender may not finance.
+The model reads the document: SmolLM2 extracts every field (numbers and the identity check
+included) under a JSON-schema grammar, and nothing overwrites what it read. Rules stay where
+a lender keeps them, and each one that fires is listed in the result's `rules_applied` with
+the field it set:
+
+- grounding: a number the decision rests on (income, amount, term, debt, score) must be
+  written in the document; one that is not sends the application to manual review instead
+  of deciding on a number the model may have made up;
+- risk: arithmetic on those numbers (debt-to-income, loan-to-income, credit score);
+- compliance: identity must be verified (KYC), and MiniLM judges whether the purpose is
+  one the lender may not finance;
+- the decision: policy over risk and compliance.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from orchestrator import step, workflow
-from workflows._fleet import AGENT_RETRY, ENCODER, WRITER, encoder, served, writer
+from workflows._fleet import AGENT_RETRY, encoder, served, writer
 
 
 class LoanFields(BaseModel):
@@ -32,14 +39,8 @@ class LoanFields(BaseModel):
     identity_verified: bool
 
 
-# The line of the document each money/score field must agree with.
-_CHECKS: dict[str, str] = {
-    "annual_income": r"annual income:\s*\$?([\d,]+(?:\.\d+)?)",
-    "requested_amount": r"requested amount:\s*\$?([\d,]+(?:\.\d+)?)",
-    "term_months": r"term:\s*(\d+)\s*months",
-    "monthly_debt": r"monthly debt payments:\s*\$?([\d,]+(?:\.\d+)?)",
-    "credit_score": r"credit score:\s*(\d{3})",
-}
+# The numbers the decision rests on; each must appear in the document (the grounding rule).
+GROUNDED = ("annual_income", "requested_amount", "term_months", "monthly_debt", "credit_score")
 
 PURPOSES = {
     "allowed": "home renovation, buying a car, consolidating debts, paying medical bills, education, "
@@ -47,10 +48,21 @@ PURPOSES = {
     "prohibited": "gambling, betting, casino, speculative cryptocurrency trading, weapons, paying a ransom",
 }
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
 
 def _plain_numbers(text: str) -> str:
     # "$84,000" -> "$84000": under a JSON grammar a 135M model stops a number at the comma.
     return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+
+
+def numbers_in(text: str) -> set[float]:
+    """Every number written in `text` (thousands separators removed)."""
+    return {float(n) for n in _NUMBER.findall(_plain_numbers(text))}
+
+
+def _rule(rule: str, field: str, effect: str) -> dict[str, str]:
+    return {"rule": rule, "field": field, "effect": effect}
 
 
 @step(retry=AGENT_RETRY, timeout=180)
@@ -59,21 +71,11 @@ async def extract_fields(document: str) -> dict[str, Any]:
         _plain_numbers(document), LoanFields, instruction="Copy the loan application's fields exactly as written.", max_new_tokens=160
     )
     fields = resp.data.model_dump()
-    corrected = []
-    for name, pattern in _CHECKS.items():
-        m = re.search(pattern, document, re.IGNORECASE)
-        if m is None:
-            continue
-        value = type(fields[name])(float(m.group(1).replace(",", "")))
-        if fields[name] != value:
-            corrected.append({"field": name, "model": fields[name], "document": value})
-            fields[name] = value
-    verified = re.search(r"identity verified:\s*(yes|no)", document, re.IGNORECASE)
-    if verified is not None and fields["identity_verified"] != (verified.group(1).lower() == "yes"):
-        corrected.append({"field": "identity_verified", "model": fields["identity_verified"],
-                          "document": verified.group(1).lower() == "yes"})
-        fields["identity_verified"] = verified.group(1).lower() == "yes"
-    return {"fields": fields, "corrected_from_document": corrected, **served(resp, WRITER)}
+    written = numbers_in(document)
+    ungrounded = [name for name in GROUNDED if float(fields[name]) not in written]
+    rules = [_rule("grounding", name, f"{fields[name]} is not written in the document: manual review")
+             for name in ungrounded]
+    return {"fields": fields, "ungrounded": ungrounded, "rules_applied": rules, **served(resp, writer())}
 
 
 @step
@@ -96,7 +98,8 @@ def assess_risk(extracted: dict[str, Any]) -> dict[str, Any]:
         flags.append("no employment income")
     level = "high" if len(flags) >= 2 or "no employment income" in flags else "medium" if flags else "low"
     return {"level": level, "debt_to_income": round(dti, 3) if dti != float("inf") else None,
-            "loan_to_income": round(lti, 3) if lti != float("inf") else None, "flags": flags}
+            "loan_to_income": round(lti, 3) if lti != float("inf") else None, "flags": flags,
+            "rules_applied": [_rule("risk", "risk", flag) for flag in flags]}
 
 
 @step(retry=AGENT_RETRY, timeout=60)
@@ -108,32 +111,42 @@ async def check_compliance(extracted: dict[str, Any]) -> dict[str, Any]:
         issues.append("identity not verified (KYC)")
     if resp.label == "prohibited":
         issues.append(f"purpose {f['purpose']!r} is not financeable")
-    return {"passed": not issues, "issues": issues, "purpose_class": resp.label, **served(resp, ENCODER)}
+    return {"passed": not issues, "issues": issues, "purpose_class": resp.label,
+            "rules_applied": [_rule("compliance", "compliance", issue) for issue in issues],
+            **served(resp, encoder())}
 
 
 @step
 def decide(application_id: str, extracted: dict[str, Any], risk: dict[str, Any],
            compliance: dict[str, Any]) -> dict[str, Any]:
-    # The decision is policy, not generation: rules over the checked fields, with their reasons.
+    # The decision is policy, not generation: rules over the extracted fields, with their reasons.
     f = extracted["fields"]
-    if not compliance["passed"] or risk["level"] == "high":
-        decision = "declined"
+    if not compliance["passed"]:
+        decision, why = "declined", "failed compliance declines"
+    elif extracted["ungrounded"]:
+        # Risk computed from a number the document does not state would decide on a guess.
+        decision, why = "manual review", "a number not written in the document goes to a person"
+    elif risk["level"] == "high":
+        decision, why = "declined", "high risk declines"
     elif risk["level"] == "medium":
-        decision = "manual review"
+        decision, why = "manual review", "medium risk goes to a person"
     else:
-        decision = "approved"
-    reasons = compliance["issues"] + risk["flags"] or ["income, debt and credit score within policy"]
+        decision, why = "approved", "low risk and compliant is approved"
+    unverified = [f"{name} not written in the document" for name in extracted["ungrounded"]]
+    reasons = compliance["issues"] + unverified + risk["flags"] or ["income, debt and credit score within policy"]
     return {
         "application_id": application_id,
         "applicant": f["applicant"],
         "requested_amount": f["requested_amount"],
         "term_months": f["term_months"],
         "purpose": f["purpose"],
+        "identity_verified": f["identity_verified"],
         "decision": decision,
         "reasons": reasons,
         "risk": risk["level"],
         "debt_to_income": risk["debt_to_income"],
-        "corrected_from_document": extracted["corrected_from_document"],
+        "rules_applied": [*extracted["rules_applied"], *risk["rules_applied"], *compliance["rules_applied"],
+                          _rule("policy", "decision", f"{decision}: {why}")],
     }
 
 

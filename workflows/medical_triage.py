@@ -2,10 +2,14 @@
 
     slmflow run workflows.medical_triage --inputs workflows/data/medical_triage.jsonl
 
-NOT MEDICAL ADVICE: this is a demonstration of a workflow shape. The severity combines
-MiniLM's similarity classification with fixed red-flag rules (a rule that sends chest
-pain to emergency care is more trustworthy than a 22M-parameter encoder), and every
-output carries a plain disclaimer.
+NOT MEDICAL ADVICE: this is a demonstration of a workflow shape. The models do the reading:
+MiniLM classifies severity and body system, SmolLM2 extracts the symptoms under a
+JSON-schema grammar. Two safety rules stay, as they would in a real triage system, and
+each one that changes the severity is listed in the result's `rules_applied` beside the
+model's own level: fixed red flags (chest pain, stroke, meningitis signs, breathing
+difficulty) mean emergency care, and the very old and very young are never "low". A failed
+extraction is reported (`symptoms: null` and the error), never passed off as "no symptoms".
+Every output carries a plain disclaimer.
 """
 
 from __future__ import annotations
@@ -16,9 +20,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from agents.errors import InvalidOutput
-from orchestrator import step, workflow
-from workflows._fleet import AGENT_RETRY, ENCODER, WRITER, encoder, served, writer
+from orchestrator import Failure, step, workflow
+from workflows._fleet import AGENT_RETRY, encoder, served, writer
 
 DISCLAIMER = ("This is not medical advice. It is an automated demonstration; "
               "in an emergency call your local emergency number, otherwise consult a clinician.")
@@ -53,6 +56,7 @@ DISPOSITION = {
     "low": "Self-care at home; see a doctor if it gets worse or lasts more than a few days.",
 }
 
+
 class Symptoms(BaseModel):
     # Bounded lengths keep the grammar-constrained 135M writer from rambling past its token budget.
     symptoms: list[Annotated[str, Field(max_length=40)]] = Field(max_length=5)
@@ -61,38 +65,44 @@ class Symptoms(BaseModel):
 
 @step(retry=AGENT_RETRY, timeout=120)
 async def analyze_symptoms(notes: str) -> dict[str, Any]:
+    # An extraction the grammar-constrained model cannot complete (InvalidOutput) fails this
+    # step: greedy decoding would fail the same way again, and `plan` reports it.
     system, extracted = await asyncio.gather(
         encoder().classify(notes, labels=list(SYSTEMS), label_descriptions=SYSTEMS),
+        # The budget covers the schema's bounds (5 symptoms of 40 characters, a duration of 30):
+        # with 96 tokens SmolLM2 ran out on the chest-pain sample, which an empty list used to hide.
         writer().extract(notes, Symptoms, instruction="List the patient's main symptoms and how long they have lasted.",
-                         max_new_tokens=96),
-        return_exceptions=True,
+                         max_new_tokens=192),
     )
-    if isinstance(system, BaseException):
-        raise system
-    if isinstance(extracted, InvalidOutput):
-        # Greedy decoding would fail the same way again: the plan goes ahead on the notes alone.
-        return {"body_system": system.label, "symptoms": [], "duration": None,
-                "extraction_error": str(extracted)[:200], **served(system, ENCODER)}
-    if isinstance(extracted, BaseException):
-        raise extracted
     return {"body_system": system.label, "symptoms": [s.strip() for s in extracted.data.symptoms if s.strip()],
-            "duration": extracted.data.duration, "extraction_error": None, **served(extracted, WRITER)}
+            "duration": extracted.data.duration, **served(extracted, writer())}
 
 
 @step(retry=AGENT_RETRY, timeout=60)
 async def assess_severity(age: int, notes: str) -> dict[str, Any]:
     resp = await encoder().classify(notes, labels=list(SEVERITY), label_descriptions=SEVERITY)
+    level, rules = resp.label, []
     flags = [name for name, pattern in RED_FLAGS.items() if pattern.search(notes)]
-    level = "emergency" if flags else resp.label
+    if flags and level != "emergency":
+        rules.append({"rule": f"red flag: {', '.join(flags)}", "field": "severity",
+                      "effect": f"{level} -> emergency"})
+        level = "emergency"
     if level == "low" and (age >= 75 or age <= 1):
+        rules.append({"rule": "age 75 and over or 1 and under", "field": "severity", "effect": "low -> urgent"})
         level = "urgent"  # the very old and the very young are seen sooner
     return {"level": level, "model_level": resp.label, "model_confidence": round(resp.scores[resp.label], 3),
-            "red_flags": flags, **served(resp, ENCODER)}
+            "red_flags": flags, "rules_applied": rules, **served(resp, encoder())}
 
 
-@step(retry=AGENT_RETRY, timeout=120)
-async def plan(patient_id: str, notes: str, symptoms: dict[str, Any], severity: dict[str, Any]) -> dict[str, Any]:
-    symptom_text = ", ".join(symptoms["symptoms"]) or notes
+@step(retry=AGENT_RETRY, timeout=120, receive_failures=True)
+async def plan(patient_id: str, notes: str, symptoms: dict[str, Any] | Failure,
+               severity: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(severity, Failure):
+        # Without a severity there is no safe disposition to give: fail the run.
+        raise RuntimeError(f"severity assessment failed ({severity.error_type}: {severity.message})")
+    extraction_error = None if not isinstance(symptoms, Failure) else f"{symptoms.error_type}: {symptoms.message}"
+    listed = None if isinstance(symptoms, Failure) else symptoms["symptoms"]
+    symptom_text = ", ".join(listed or []) or notes
     # A single plain request works best for the 135M writer (a persona makes it chat instead of list).
     resp = await writer().chat(
         f"Symptoms: {symptom_text}. Triage level: {severity['level']}. "
@@ -102,9 +112,14 @@ async def plan(patient_id: str, notes: str, symptoms: dict[str, Any], severity: 
     return {
         "patient_id": patient_id,
         "severity": severity["level"],
+        "model_severity": severity["model_level"],
+        "model_confidence": severity["model_confidence"],
         "red_flags": severity["red_flags"],
-        "body_system": symptoms["body_system"],
-        "symptoms": symptoms["symptoms"],
+        "rules_applied": severity["rules_applied"],
+        "body_system": None if isinstance(symptoms, Failure) else symptoms["body_system"],
+        "symptoms": listed,
+        "duration": None if isinstance(symptoms, Failure) else symptoms["duration"],
+        "extraction_error": extraction_error,
         "disposition": DISPOSITION[severity["level"]],
         "next_steps": resp.text.strip(),
         "disclaimer": DISCLAIMER,

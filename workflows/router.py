@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator import step, workflow
-from workflows._fleet import AGENT_RETRY, ENCODER, WRITER, encoder, served, writer
+from workflows._fleet import AGENT_RETRY, encoder, served, writer
 
 TASK_TYPES: dict[str, str] = {
     "classify": "classify, categorise or label a given text: sentiment of a review, is it spam, which team a ticket goes to",
@@ -52,26 +52,26 @@ TOOLS: list[dict[str, Any]] = [
 @step(retry=AGENT_RETRY, timeout=60)
 async def classify_task(request: str) -> dict[str, Any]:
     resp = await encoder().classify(request, labels=list(TASK_TYPES), label_descriptions=TASK_TYPES, examples=EXAMPLES)
-    return {"task_type": resp.label, "confidence": round(resp.scores[resp.label], 3), **served(resp, ENCODER)}
+    return {"task_type": resp.label, "confidence": round(resp.scores[resp.label], 3), **served(resp, encoder())}
 
 
 @step(retry=AGENT_RETRY, timeout=60, when=lambda route: route["task_type"] == "classify")
 async def run_classifier(request: str, route: dict[str, Any]) -> dict[str, Any]:
     resp = await encoder().classify(request, labels=list(LABELS), label_descriptions=LABELS)
-    return {"result": {"label": resp.label, "score": round(resp.scores[resp.label], 3)}, **served(resp, ENCODER)}
+    return {"result": {"label": resp.label, "score": round(resp.scores[resp.label], 3)}, **served(resp, encoder())}
 
 
 @step(retry=AGENT_RETRY, timeout=120, when=lambda route: route["task_type"] == "tool")
 async def run_tool_caller(request: str, route: dict[str, Any]) -> dict[str, Any]:
     resp = await writer().tool_call(request, TOOLS, max_new_tokens=64)
     # The call is returned, not executed: the tools here are descriptions, not services.
-    return {"result": {"tool": resp.name, "arguments": resp.arguments}, **served(resp, WRITER)}
+    return {"result": {"tool": resp.name, "arguments": resp.arguments}, **served(resp, writer())}
 
 
 @step(retry=AGENT_RETRY, timeout=120, when=lambda route: route["task_type"] == "generate")
 async def run_generator(request: str, route: dict[str, Any]) -> dict[str, Any]:
     resp = await writer().chat(request, max_new_tokens=80)
-    return {"result": {"text": resp.text.strip()}, **served(resp, WRITER)}
+    return {"result": {"text": resp.text.strip()}, **served(resp, writer())}
 
 
 @step(receive_failures=True)

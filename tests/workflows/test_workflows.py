@@ -60,22 +60,38 @@ async def test_email_triage(default_fleet_deployed: str, tmp_path: Path) -> None
 
 
 async def test_loan_documents(default_fleet_deployed: str, tmp_path: Path) -> None:
-    from workflows.loan_documents import loan_documents
+    from workflows.loan_documents import GROUNDED, loan_documents, numbers_in
 
-    runs, _ = await _run(loan_documents, _inputs("loan_documents", [0, 1, 4]), tmp_path)
+    rows = _inputs("loan_documents", [0, 1, 4])
+    runs, _ = await _run(loan_documents, rows, tmp_path)
     out = {r.result["application_id"]: r.result for r in runs}
+    documents = {r["application_id"]: r["document"] for r in rows}
     expected_amount = {a: amount for a, _, _, amount in samples.LOANS}
     for app_id, res in out.items():
-        assert res["requested_amount"] == expected_amount[app_id]
         assert res["decision"] in ("approved", "manual review", "declined") and res["reasons"]
-    # The model itself read most amounts right; the document check only fixes what it misread.
-    model_right = [a for a, res in out.items()
-                   if not any(c["field"] == "requested_amount" for c in res["corrected_from_document"])]
-    assert model_right, out
-    assert out["L-1002"]["decision"] == "declined"  # unverified identity, 3x income, score 588
-    assert "identity not verified (KYC)" in out["L-1002"]["reasons"]
-    assert out["L-1005"]["decision"] == "declined" and "no employment income" in out["L-1005"]["reasons"]
-    assert out["L-1001"]["decision"] == "approved"
+        # Nothing overwrites the model: a number it misread is flagged by the grounding rule
+        # (unless it happens to be written elsewhere in the document), never silently corrected.
+        grounding = {r["field"] for r in res["rules_applied"] if r["rule"] == "grounding"}
+        assert grounding <= set(GROUNDED)
+        if res["requested_amount"] != expected_amount[app_id]:
+            assert ("requested_amount" in grounding) != (res["requested_amount"] in numbers_in(documents[app_id]))
+        assert res["rules_applied"][-1]["field"] == "decision"
+    # The model itself reads most amounts right.
+    assert sum(res["requested_amount"] == expected_amount[a] for a, res in out.items()) >= 2, out
+    assert out["L-1002"]["decision"] in ("declined", "manual review"), out["L-1002"]  # 3x income, score 588
+
+
+async def test_loan_extraction_model_path_on_prose(default_fleet_deployed: str, tmp_path: Path) -> None:
+    """A document in prose, not the sample's "Label: value" lines: only the model can read it."""
+    from workflows.loan_documents import loan_documents
+
+    document = ("Loan request from Tomasz Nowak, a welder for six years. He earns $51,000 a year and would like "
+                "to borrow $8,000 over 36 months to repair his roof. He already pays $400 a month on a car "
+                "loan. His credit score is 700. His identity was verified in the branch.")
+    runs, _ = await _run(loan_documents, [{"application_id": "P-1", "document": document}], tmp_path)
+    res = runs[0].result
+    assert res["requested_amount"] == 8000 and res["term_months"] == 36, res
+    assert [r for r in res["rules_applied"] if r["rule"] == "grounding"] == [], res
 
 
 async def test_medical_triage(default_fleet_deployed: str, tmp_path: Path) -> None:
@@ -86,10 +102,14 @@ async def test_medical_triage(default_fleet_deployed: str, tmp_path: Path) -> No
     for res in out.values():
         assert res["disclaimer"] == DISCLAIMER and "not medical advice" in res["disclaimer"]
         assert res["severity"] in ("emergency", "urgent", "low")
-        assert isinstance(res["symptoms"], list) and res["next_steps"]
+        assert isinstance(res["symptoms"], list) and res["next_steps"] and res["extraction_error"] is None
+        # Every rule that changed the model's level is listed, with the field it set.
+        assert bool(res["rules_applied"]) == (res["severity"] != res["model_severity"]), res
+        assert all(r["field"] == "severity" for r in res["rules_applied"])
     assert out["P-001"]["severity"] == "emergency" and "chest pain" in out["P-001"]["red_flags"]
     assert out["P-003"]["severity"] == "emergency" and "stroke signs" in out["P-003"]["red_flags"]
     assert out["P-002"]["severity"] == "low" and out["P-002"]["red_flags"] == []
+    assert out["P-002"]["rules_applied"] == []  # the model's own answer: no rule touched it
 
 
 async def test_ecommerce(default_fleet_deployed: str, tmp_path: Path) -> None:
