@@ -77,8 +77,29 @@ def redeploy(
             f"not touching it. To serve the promoted version, run `{command}`"))
     from agents.fleet import deploy
 
-    deploy(fleet, api_key=api_key if api_key is not None else os.environ.get("SLMFLOW_API_KEY"), timeout_s=timeout_s)
+    key = api_key if api_key is not None else os.environ.get("SLMFLOW_API_KEY")
+    if not key and ingress_requires_key():
+        # A deploy without a key would replace the ingress with an open one.
+        return Redeploy(deployed=False, agents=serving, message=(
+            "the deployed HTTP ingress requires an API key and none is set; set SLMFLOW_API_KEY to the "
+            f"fleet's key and run `{command}` (redeploying without it would open the endpoint)"))
+    deploy(fleet, api_key=key, timeout_s=timeout_s)
     return Redeploy(deployed=True, agents=serving, message=f"redeployed {', '.join(serving)} (other agents untouched)")
 
 
-__all__ = ["Redeploy", "agents_serving", "redeploy"]
+def ingress_requires_key(timeout_s: float = 5.0) -> bool:
+    """Whether the deployed fleet's HTTP ingress refuses a request without a key (asked over HTTP)."""
+    import httpx
+
+    from agents.fleet import fleet_status
+
+    url = fleet_status().http_url
+    if not url:
+        return False
+    try:
+        return httpx.get(f"{url}/v1/models", timeout=timeout_s).status_code == 401
+    except httpx.HTTPError:
+        return False
+
+
+__all__ = ["Redeploy", "agents_serving", "ingress_requires_key", "redeploy"]

@@ -152,3 +152,11 @@ def test_shadow_mode_records_both_answers_and_live_mode_calls_the_llm_only_to_es
     # The escalated calls' usage is marked in the run store, as workflows.escalation does.
     usage = [u for r in live_all for u in runs_store.list_usage(run_id=r.run_id)]
     assert any(u.agent == "tinyllm" and u.escalated for u in usage)
+
+
+def test_promote_can_tell_a_keyed_ingress(serve_fleet: object) -> None:
+    from agents.specialists.serving import ingress_requires_key
+
+    # The session fleet's ingress was deployed with TEST_API_KEY: a promote without the key
+    # must not redeploy it (that would replace it with an open one).
+    assert ingress_requires_key() is True
