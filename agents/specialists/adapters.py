@@ -30,7 +30,7 @@ from typing import Any
 
 from agents.specialists.data import DataError
 from agents.specialists.registry import DataInfo, Registry, SpecialistMeta, check_name
-from agents.specialists.train import TrainError, TrainResult
+from agents.specialists.train import TrainError, TrainResult, fleet_agent
 from orchestrator.logging import get_logger
 
 log = get_logger(component="specialists.adapters")
@@ -121,22 +121,10 @@ def load_rows(path: str | os.PathLike[str], task: str) -> tuple[list[Row], str]:
 
 def resolve_gguf_base(base: str, fleet: Any = None) -> tuple[str, int]:
     """(GGUF model reference, max_input_tokens) for ``--base``: a fleet agent on a GGUF, or a GGUF path."""
-    from agents.errors import AgentNotFound, SpecError
     from agents.models.source import resolve_source
-    from agents.spec import load_fleet
 
-    if fleet is None:
-        try:
-            fleet = load_fleet()
-        except SpecError:
-            fleet = None
-    ref, max_tokens = base, 2048
-    if fleet is not None:
-        try:
-            spec = fleet.get(base)
-            ref, max_tokens = spec.model, spec.max_input_tokens
-        except AgentNotFound:
-            pass
+    _, spec = fleet_agent(base, fleet)
+    ref, max_tokens = (spec.model, spec.max_input_tokens) if spec is not None else (base, 2048)
     try:
         src = resolve_source(ref)
     except ValueError as exc:

@@ -50,24 +50,29 @@ class TrainResult(BaseModel):
     meta: SpecialistMeta
 
 
-def resolve_base(base: str, fleet: Any = None) -> tuple[str, int]:
-    """(model reference, max_input_tokens) for ``--base``: an agent of the fleet or a model reference."""
+def fleet_agent(base: str, fleet: Any = None) -> tuple[Any, Any]:
+    """(the fleet, its agent named ``base`` or None); the fleet is the default one unless given."""
     from agents.errors import AgentNotFound, SpecError
-    from agents.models.source import resolve_source
     from agents.spec import load_fleet
 
     if fleet is None:
         try:
             fleet = load_fleet()
         except SpecError:
-            fleet = None
-    if fleet is not None:
-        try:
-            spec = fleet.get(base)
-        except AgentNotFound:
-            pass
-        else:
-            return spec.model, spec.max_input_tokens
+            return None, None
+    try:
+        return fleet, fleet.get(base)
+    except AgentNotFound:
+        return fleet, None
+
+
+def resolve_base(base: str, fleet: Any = None) -> tuple[str, int]:
+    """(model reference, max_input_tokens) for ``--base``: an agent of the fleet or a model reference."""
+    from agents.models.source import resolve_source
+
+    fleet, spec = fleet_agent(base, fleet)
+    if spec is not None:
+        return spec.model, spec.max_input_tokens
     names = ", ".join(fleet.names) if fleet is not None else "none (no fleet file)"
     try:
         src = resolve_source(base)
@@ -269,5 +274,5 @@ def train_classifier(
     return TrainResult(name=name, version=meta.version, path=str(path), labels=head.labels, metrics=metrics, meta=meta)
 
 
-__all__ = ["C_GRID", "TrainError", "TrainResult", "evaluate", "resolve_base", "train_classifier"]
+__all__ = ["C_GRID", "TrainError", "TrainResult", "evaluate", "fleet_agent", "resolve_base", "train_classifier"]
 
