@@ -72,3 +72,29 @@ async def test_calls_outside_a_step_record_nothing(serve_fleet: FleetSpec) -> No
     assert current_step() is None
     resp = await asyncio.wait_for(agent("tinybert").embed("x"), 60)
     assert resp.usage.replica_id
+
+
+def test_the_call_deadline_and_the_rollout_surge_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents import InvalidRequest, SpecError
+    from agents.client import DEFAULT_CALL_TIMEOUT_S, RetryConfig
+    from agents.fleet import deployment_options
+
+    monkeypatch.delenv("SLMFLOW_CALL_TIMEOUT_S", raising=False)
+    assert RetryConfig().deadline_s == DEFAULT_CALL_TIMEOUT_S == 300
+    monkeypatch.setenv("SLMFLOW_CALL_TIMEOUT_S", "7.5")
+    assert RetryConfig().deadline_s == 7.5
+    for bad in ("soon", "0", "-3"):
+        monkeypatch.setenv("SLMFLOW_CALL_TIMEOUT_S", bad)
+        with pytest.raises(InvalidRequest, match="SLMFLOW_CALL_TIMEOUT_S"):
+            RetryConfig()
+
+    from agents.spec import AgentSpec
+
+    spec = AgentSpec(name="x", model="sshleifer/tiny-gpt2", tasks=["generate"])
+    monkeypatch.delenv("SLMFLOW_MAX_SURGE_PERCENT", raising=False)
+    assert deployment_options(spec)["max_surge_percent"] == 25
+    monkeypatch.setenv("SLMFLOW_MAX_SURGE_PERCENT", "0")
+    assert deployment_options(spec)["max_surge_percent"] == 0
+    monkeypatch.setenv("SLMFLOW_MAX_SURGE_PERCENT", "150")
+    with pytest.raises(SpecError, match="SLMFLOW_MAX_SURGE_PERCENT"):
+        deployment_options(spec)
