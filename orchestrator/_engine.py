@@ -692,7 +692,8 @@ class Run:
                 handed_on = True
                 self._node_failed(node, st)
         except Exception as exc:
-            self._engine_error(st, exc, lambda: self._node_failed(node, st), handed_on)
+            # A partial, not a lambda: a closure would turn `node` and `st` into cells on every call.
+            self._engine_error(st, exc, functools.partial(self._node_failed, node, st), handed_on)
         finally:
             self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
 
@@ -911,7 +912,7 @@ class Run:
                 handed_on = True
                 self._item_done(node, st, False, None)
         except Exception as exc:
-            self._engine_error(st, exc, lambda: self._item_done(node, st, False, None), handed_on)
+            self._engine_error(st, exc, functools.partial(self._item_done, node, st, False, None), handed_on)
         finally:
             self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
 
