@@ -620,7 +620,8 @@ class AgentClient:
 
         Yields ``StreamChunk``s; the last one has ``finish_reason`` and ``usage``. Leaving the
         loop early cancels the request on the replica, which frees its sequence slot. A stream
-        is not retried: a replica lost mid-answer raises ``AgentUnavailable``.
+        is not retried: a replica lost mid-answer raises ``AgentUnavailable``; one that has not
+        ended by the call's deadline (``RetryConfig.deadline_s``) is cancelled with ``AgentTimeout``.
         """
         if (prompt is None) == (messages is None):
             raise InvalidRequest("stream takes exactly one of prompt= or messages=", agent=self.name)
@@ -629,10 +630,19 @@ class AgentClient:
         else:
             task, req = TaskKind.GENERATE, self._generate_req(prompt or "", **params)
         started = time.perf_counter()
+        deadline = time.monotonic() + self.retry.deadline_s
         gen = self._get_handle().options(method_name="stream", stream=True).remote(task.value, req)
         finished = False
         try:
-            async for chunk in gen:
+            while True:
+                # The whole answer, not each piece, is bounded by the call's deadline.
+                try:
+                    chunk = await asyncio.wait_for(gen.__anext__(), max(0.0, deadline - time.monotonic()))
+                except StopAsyncIteration:
+                    finished = True
+                    break
+                except TimeoutError:
+                    raise self._timed_out(task) from None
                 if isinstance(chunk, AgentError):
                     finished = True
                     self._finish(task, chunk, started)  # raises it, recorded

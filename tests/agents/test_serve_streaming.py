@@ -66,6 +66,16 @@ async def test_chat_streams_through_the_chat_template(gguf_fleet: FleetSpec) -> 
     assert chunks[-1].usage is not None and chunks[-1].usage.tokens_in > 3
 
 
+async def test_a_stream_past_its_deadline_is_cancelled(gguf_fleet: FleetSpec) -> None:
+    from agents.client import AgentClient, RetryConfig
+    from agents.errors import AgentTimeout
+
+    slow = AgentClient("tinyllm", retry=RetryConfig(deadline_s=0.3))
+    with pytest.raises(AgentTimeout, match="deadline"):
+        async for _ in slow.stream(prompt="The quick brown", max_new_tokens=1000):
+            pass
+
+
 async def test_stream_needs_exactly_one_of_prompt_or_messages(gguf_fleet: FleetSpec) -> None:
     with pytest.raises(InvalidRequest, match="exactly one"):
         async for _ in agent("tinygguf").stream():
