@@ -48,6 +48,18 @@ class ClusterInfo(BaseModel):
 _started_here = False
 
 
+# Ray starts its workers at nice 15, so that on a shared machine they yield to everything
+# else; a Serve replica is a worker, and a model server that yields its CPU to the driver
+# and the proxies decoded at half speed (measured: benchmarks/RESULTS.md, "Fast specialists").
+WORKER_NICENESS_ENV = "RAY_worker_niceness"
+
+
+def serve_at_normal_priority() -> None:
+    """Ray clusters started from this process run their workers (replicas) at nice 0, unless
+    ``RAY_worker_niceness`` says otherwise. Raylets read it when they start."""
+    os.environ.setdefault(WORKER_NICENESS_ENV, "0")
+
+
 def connect(
     address: str | None = None,
     *,
@@ -110,6 +122,7 @@ def connect(
             # Ray's own default: join the cluster `ray start` left on this machine, now known to answer.
             return connect(detected, namespace=namespace, probe_timeout=probe_timeout)
         log.info("starting embedded local ray", num_cpus=num_cpus, num_gpus=num_gpus)
+        serve_at_normal_priority()
         ray.init(
             # "local": never let Ray read its current-cluster file again; _detected_address did.
             address="local",

@@ -38,7 +38,7 @@ LENGTHS = [8, 128, 16, 96, 8, 64, 32, 128, 8, 48, 16, 112, 8, 80, 24, 128]
 def engine_of(spec: Any) -> Any:
     from agents.engines import load_engine
 
-    return load_engine(spec, threads=1)
+    return load_engine(spec, threads=spec.threads or 1)
 
 
 def decode_rate(call: Any, n: int = 3, tokens: int = 128) -> float:
@@ -129,6 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="/tmp/slmflow/results/llama_engine.md")
     parser.add_argument("--skip-transformers", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="engine threads, the same on every side")
     args = parser.parse_args()
 
     import ray
@@ -137,7 +138,7 @@ def main() -> None:
     from agents.spec import FleetSpec
 
     fleet = load_fleet()
-    smol = fleet.get("smollm2")
+    smol = fleet.get("smollm2").model_copy(update={"threads": args.threads})
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
 
     engine = engine_of(smol)
@@ -175,7 +176,10 @@ def main() -> None:
         print(f"(a) transformers engine, fp32 copy of the same GGUF: {hf_rate:.1f} tok/s")
         del hf
 
-    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
+    from agents.connect import serve_at_normal_priority
+
+    serve_at_normal_priority()
+    ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False)
     try:
         deploy(FleetSpec(agents=[smol.model_dump(mode="json", exclude_unset=True)]), timeout_s=600)
         client = agent("smollm2", coalesce=False)
@@ -197,7 +201,8 @@ def main() -> None:
         ray.shutdown()
 
     lines = [
-        f"llama_engine.py on {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, one thread a side",
+        f"llama_engine.py on {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
+        f"{args.threads} engine thread(s) a side, {smol.batching.max_batch_size} slots",
         "",
         "| measure | value |",
         "|---|---|",

@@ -87,8 +87,12 @@ def up(
     path = state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     log_path = path.with_name("head.log")
+    from agents.connect import WORKER_NICENESS_ENV
+
+    # Replicas at normal priority (see agents.connect.serve_at_normal_priority).
+    env = {**os.environ, WORKER_NICENESS_ENV: os.environ.get(WORKER_NICENESS_ENV, "0")}
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     head = LocalHead(
         pid=proc.pid,
         gcs_address=f"127.0.0.1:{port}",

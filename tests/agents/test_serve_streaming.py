@@ -108,6 +108,15 @@ def test_status_reports_engine_and_prefix_cache_hits(gguf_fleet: FleetSpec) -> N
     assert status["tinyllm"].prefix_cache_hit_rate is None
 
 
+def test_replicas_run_at_normal_priority(gguf_fleet: FleetSpec) -> None:
+    import os
+
+    # Ray starts workers at nice 15; a model server at that priority loses its CPU to the
+    # driver and the proxies on a shared machine.
+    pids = [r.pid for a in fleet_status().agents.values() for r in a.replicas if r.pid]
+    assert pids and all(os.getpriority(os.PRIO_PROCESS, pid) == 0 for pid in pids)
+
+
 async def test_llama_cpp_agent_returns_short_requests_while_long_ones_decode(gguf_fleet: FleetSpec) -> None:
     client = agent("tinygguf", coalesce=False)
     long_task = asyncio.create_task(client.generate("The quick brown", max_new_tokens=1000))
