@@ -73,7 +73,9 @@ def main() -> None:
     path = str(load_fleet().get("smollm2").source().gguf_path)
     mine = ours(path, args.threads)
     out = subprocess.run([args.other_python, "-c", OTHER, path, str(args.threads), PROMPT, LONG],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{args.other_python} failed:\n{out.stderr[-2000:]}")
     other = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, {args.threads} thread(s)")
     print("| binding | decode tok/s | prefill tok/s |")
