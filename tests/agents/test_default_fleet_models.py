@@ -51,7 +51,10 @@ TOOLS = [
             "description": "Send an email to a recipient",
             "parameters": {
                 "type": "object",
-                "properties": {"to": {"type": "string"}, "subject": {"type": "string"}, "body": {"type": "string"}},
+                # Bounded: greedy SmolLM2 on llama.cpp loops in a free-text body ("at 3pm at 3pm ...")
+                # until the token limit; a bounded string is how a caller keeps a small model short.
+                "properties": {"to": {"type": "string", "maxLength": 40}, "subject": {"type": "string", "maxLength": 40},
+                               "body": {"type": "string", "maxLength": 80}},
                 "required": ["to", "subject", "body"],
             },
         },
