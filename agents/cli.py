@@ -206,7 +206,7 @@ def list_cmd(fleet_file: str | None, as_json: bool) -> None:
 
 def _print_status(status) -> None:  # status: FleetStatus
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     console = Console()
     console.print(f"application [bold]{status.app}[/]: {status.status} {status.message}".rstrip())
@@ -214,8 +214,10 @@ def _print_status(status) -> None:  # status: FleetStatus
         console.print(f"OpenAI-compatible API: {status.http_url}/v1")
     if not status.agents:
         return
-    table = Table("agent", "status", "engine", "replicas", "resources/replica", "queue", "served", "prefix hit",
-                  "errors", "last error")
+    table = Table("status", "engine", "replicas", "resources/replica", "queue", "served", "prefix hit", "errors",
+                  "last error")
+    # Names are never wrapped or cut, however narrow the terminal: a user looks agents up by them.
+    table.columns.insert(0, Column("agent", no_wrap=True, min_width=max(len(n) for n in status.agents)))
     for a in status.agents.values():
         table.add_row(
             a.name,

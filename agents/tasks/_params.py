@@ -6,6 +6,8 @@ from typing import Any
 
 from agents.engines.base import Job
 
+MIN_TEMPERATURE = 1e-4
+
 
 def job(
     ctx: Any,
@@ -17,13 +19,18 @@ def job(
 ) -> Job:
     d = ctx.spec.generation
     temperature = getattr(req, "temperature", None)
+    temperature = d.temperature if temperature is None else temperature
+    if temperature < MIN_TEMPERATURE:
+        # Sampling at a temperature this close to 0 divides the logits into infinities: it is
+        # greedy decoding, so decode greedily.
+        temperature = 0.0
     top_p = getattr(req, "top_p", None)
     stop = getattr(req, "stop", None)
     return Job(
         messages=messages,
         prompt=prompt,
         max_new_tokens=getattr(req, "max_new_tokens", None) or d.max_new_tokens,
-        temperature=d.temperature if temperature is None else temperature,
+        temperature=temperature,
         top_p=d.top_p if top_p is None else top_p,
         stop=list(d.stop if stop is None else stop),
         json_schema=json_schema,

@@ -201,3 +201,11 @@ def test_tool_call_with_non_object_arguments_is_invalid_output(runner: ModelRunn
     tools = [{"name": "f", "parameters": {"type": "string", "enum": ["x"]}}]
     [res] = runner.run_batch("tool_call", [{"text": "call f", "tools": tools, "max_new_tokens": 32}])
     assert isinstance(res, InvalidOutput) and "object arguments" in str(res)
+
+
+def test_a_vanishing_temperature_decodes_greedily(runner: ModelRunner, tiny_llm_runner: ModelRunner) -> None:
+    for r in (runner, tiny_llm_runner):
+        greedy = r.run_batch("generate", [{"prompt": "The quick", "max_new_tokens": 4, "temperature": 0}])[0]
+        tiny = r.run_batch("generate", [{"prompt": "The quick", "max_new_tokens": 4, "temperature": 6.9e-229}])[0]
+        assert isinstance(tiny, GenerateResponse), tiny  # not "probability tensor contains inf"
+        assert tiny.text == greedy.text
