@@ -14,6 +14,7 @@ from importlib.metadata import EntryPoint, entry_points
 
 import click
 
+from orchestrator.errors import StoreError
 from orchestrator.logging import get_logger
 
 GROUP = "slmflow.commands"
@@ -21,7 +22,18 @@ GROUP = "slmflow.commands"
 _log = get_logger(component="cluster.cli")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Root(click.Group):
+    """Errors that are the user's to fix (an unusable run store file) end a command with their
+    message, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="slmflow")
 def main() -> None:
     """slmflow: workflows of small specialist language models on Ray."""

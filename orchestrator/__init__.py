@@ -24,6 +24,7 @@ from orchestrator.errors import (
     RunBusyError,
     RunFailed,
     StepCodeChangedError,
+    StoreError,
     UnstorableValueError,
 )
 from orchestrator.events import Event, EventKind
@@ -79,6 +80,7 @@ __all__ = [
     "StepRecord",
     "StepStatus",
     "Store",
+    "StoreError",
     "ThreadExecutor",
     "UnstorableValueError",
     "UsageRecord",

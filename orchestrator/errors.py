@@ -28,6 +28,10 @@ class UnstorableValueError(OrchestratorError, TypeError):
     """A value cannot be stored as JSON and pickle was not opted in to."""
 
 
+class StoreError(OrchestratorError):
+    """The run store file cannot be opened or written; the message names the file and what to do."""
+
+
 class RunFailed(OrchestratorError):
     """A run ended without succeeding; `.record` says what happened to every step."""
 

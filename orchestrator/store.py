@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, StoreError
 from orchestrator.owners import owner_alive
 from orchestrator.records import (
     AttemptRecord,
@@ -221,6 +221,21 @@ _INSERT_USAGE = f"INSERT INTO usage ({', '.join(_USAGE_FIELDS)}) VALUES ({','.jo
 _LOOP_WAIT_S = 0.05
 
 
+def _unusable(path: Path, exc: BaseException) -> str:
+    """Why the store file cannot be used, and what the user can do, naming the file."""
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return (f"run store {path} is not a usable SQLite database ({text}): the file is corrupted or "
+                "not a run store. Move it aside to start a new one (runs recorded in it are then lost "
+                "to slmflow), or restore a copy; SLMFLOW_HOME chooses another folder")
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError) or "unable to open" in text:
+        return (f"run store {path} cannot be opened for writing ({text}): make the folder writable, or "
+                "point SLMFLOW_HOME at a writable folder")
+    if "disk is full" in text or "No space left" in text:
+        return f"run store {path}: the disk is full ({text}); free space and run again (nothing was lost)"
+    return f"run store {path} cannot be used: {type(exc).__name__}: {text}"
+
+
 class SQLiteStore(Store):
     """An embedded SQLite database in WAL mode; safe to share between threads and processes."""
 
@@ -228,6 +243,12 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        try:
+            self._open()
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(_unusable(self.path, exc)) from exc
+
+    def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(
