@@ -89,7 +89,9 @@ def burst(name: str, seconds: float, concurrency: int) -> None:
     from cluster import connect
 
     connect()
-    client = agent(name)
+    # One request per caller: a coalescing client would fold the 16 callers into a few bulk
+    # calls, and Serve's autoscaler counts calls, not the requests inside them.
+    client = agent(name, coalesce=False)
     samples: list[tuple[float, float]] = []
 
     async def caller(t_end: float, t0: float) -> None:
