@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel
 
 from cluster.auth import auth_headers
+from orchestrator.owners import pid_alive
 
 
 class LocalHead(BaseModel):
@@ -43,14 +44,8 @@ def read_state() -> LocalHead | None:
     return LocalHead.model_validate_json(path.read_text())
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+# Whether a process runs: the run store's owner check is the same question.
+alive = pid_alive
 
 
 def up(

@@ -63,7 +63,7 @@ def is_mine(token: str | None) -> bool:
     return token is not None and token.partition("#")[0] == _TOKEN
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -81,7 +81,7 @@ def owner_alive(pid: int | None, host: str | None, token: str | None) -> bool | 
         return None
     if is_mine(token):
         return True
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return False
     parts = (token or "").partition("#")[0].rsplit(":", 2)
     if len(parts) == 3 and parts[2].isdigit():
