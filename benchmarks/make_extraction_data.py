@@ -1,6 +1,6 @@
 """Write the order-email extraction data set (train and held-out test), seeded and reproducible.
 
-    .venv/bin/python benchmarks/make_extraction_data.py   # -> workflows/data/order_extraction.{train,test}.jsonl
+    .venv/bin/python benchmarks/make_extraction_data.py   # -> workflows/data/order_extraction.{train,test,test2}.jsonl
 
 The test split shares no sentence template, customer name or product with the train split,
 so a specialist scores on phrasings it never saw. The data are synthetic (templated) and
@@ -54,6 +54,16 @@ TEST_NAMES = ["Maya Rossi", "Noah Fischer", "Olga Petrova", "Pablo Ruiz", "Quinn
 TRAIN_PRODUCTS = ["standing desk", "office chair", "desk lamp", "monitor arm", "keyboard", "laptop stand",
                   "bookshelf", "coffee grinder", "blender", "water bottle"]
 TEST_PRODUCTS = ["wireless mouse", "floor lamp", "phone charger", "yoga mat", "kettle", "backpack"]
+# A second, fresh held-out set (written 2026-11-30 before any run of the issue-9 follow-up, and
+# never used to choose anything): templates, names and products in neither of the sets above.
+TEST2_TEMPLATES = [
+    "Good afternoon. I placed order {order_id} for {quantity} {product} and the tracking page shows nothing.{tail} {customer}",
+    "{customer} again. Could someone confirm that {quantity} {product} are on the way? Ref {order_id}.{tail}",
+    "Quick question about {order_id}: I was billed for {quantity} {product} but I see no shipping notice.{tail} Cheers, {customer}",
+    "My parcel {order_id} ({quantity} {product}) went to the neighbours.{tail} Thank you, {customer}",
+]
+TEST2_NAMES = ["Sven Larsen", "Tara Singh", "Ugo Bianchi", "Vera Kovacs", "Wei Zhang", "Yusuf Demir"]
+TEST2_PRODUCTS = ["electric toothbrush", "bath towel", "tea kettle set", "camping stove", "bike helmet", "throw pillow"]
 
 
 def rows(n: int, templates: list[str], names: list[str], products: list[str], rng: random.Random) -> list[dict]:
@@ -82,6 +92,11 @@ def main() -> None:
         path = folder / f"order_extraction.{split}.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in data))
         print(f"{path}: {len(data)} rows")
+    # Its own seed, so the two files above stay byte-identical to the ones already committed.
+    fresh = rows(60, TEST2_TEMPLATES, TEST2_NAMES, TEST2_PRODUCTS, random.Random(20261207))
+    path = folder / "order_extraction.test2.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in fresh))
+    print(f"{path}: {len(fresh)} rows")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Write the 4-way tool-choice data set (train and held-out test), seeded and reproducible.
 
-    .venv/bin/python benchmarks/make_tool_data.py   # -> workflows/data/tool_choice.{train,test}.jsonl
+    .venv/bin/python benchmarks/make_tool_data.py   # -> workflows/data/tool_choice.{train,test,test2}.jsonl
 
 Each row is a request, the four tools and the call that fulfils it. The test split shares no
 sentence template, city or order id pattern with the train split. Synthetic data:
@@ -49,6 +49,15 @@ TEST = {
 }
 WHY = {"damaged": ["damaged", "broken", "cracked"], "late": ["late", "two weeks late"],
        "wrong_item": ["as the wrong item", "in the wrong size"], "other": ["and I just don't like it"]}
+# A second, fresh held-out set (written 2026-11-30 before any run of the issue-9 follow-up, and
+# never used to choose anything): templates, cities and an id prefix in neither set above.
+TEST2 = {
+    "get_order_status": ["Is {order_id} out for delivery yet?", "Tell me how far along {order_id} is."],
+    "cancel_order": ["Kill order {order_id}, I don't need it anymore.", "Please void {order_id} right away."],
+    "change_address": ["{order_id} needs to be delivered in {city} now.", "Send {order_id} over to {city}, I relocated."],
+    "refund_order": ["I'd like a reimbursement on {order_id}; it came {why}.", "{order_id} arrived {why}, refund it."],
+}
+TEST2_CITIES = ["Warsaw", "Athens", "Zurich"]
 TRAIN_CITIES = ["Berlin", "Paris", "Madrid", "Oslo", "Rome", "Vienna"]
 TEST_CITIES = ["Lisbon", "Prague", "Dublin"]
 
@@ -80,6 +89,11 @@ def main() -> None:
         path = folder / f"tool_choice.{split}.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in data))
         print(f"{path}: {len(data)} rows")
+    # Its own seed, so the two files above stay byte-identical to the ones already committed.
+    fresh = rows(60, TEST2, TEST2_CITIES, "C", random.Random(20261208))
+    path = folder / "tool_choice.test2.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in fresh))
+    print(f"{path}: {len(fresh)} rows")
 
 
 if __name__ == "__main__":
