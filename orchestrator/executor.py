@@ -20,7 +20,7 @@ import inspect
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, Protocol, runtime_checkable
 
@@ -151,6 +151,23 @@ class ThreadExecutor:
     """Sync functions in the shared step thread pool (context copied), async ones on the loop."""
 
     async def run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if inspect.iscoroutinefunction(fn):
-            return await fn(*args, **kwargs)
-        return await run_in_thread(fn, args, kwargs)
+        return await self.start(fn, args, kwargs, is_async=inspect.iscoroutinefunction(fn))
+
+    @staticmethod
+    def start(
+        fn: Callable[..., Any],
+        args: Any,
+        kwargs: dict[str, Any],
+        *,
+        is_async: bool,
+        on_abandon: Callable[[], None] | None = None,
+    ) -> Awaitable[Any]:
+        """`run` for a caller that knows whether `fn` is async (the engine, per step), as an
+        awaitable; `on_abandon` as in `run_in_thread`."""
+        if is_async:
+            return fn(*args, **kwargs)
+        return run_in_thread(fn, args, kwargs, on_abandon)
+
+
+DEFAULT_EXECUTOR = ThreadExecutor()
+"""Where a step without `executor=` runs."""

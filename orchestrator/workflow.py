@@ -6,7 +6,6 @@ import asyncio
 import functools
 import inspect
 import itertools
-import json
 import os
 import secrets
 import sys
@@ -18,8 +17,10 @@ from typing import Any, TypeVar, overload
 
 from pydantic import TypeAdapter, ValidationError
 
-from orchestrator._engine import Preloaded, Run, _predicate_caller
-from orchestrator._graph import NO_FALLBACK, Node, Step, _first_error, build, code_hashes, graph_hash, mermaid
+from orchestrator._engine import Run
+from orchestrator._graph import NO_FALLBACK, Node, Step, _first_error, build, mermaid
+from orchestrator._plan import compile_plan
+from orchestrator._state import Preloaded
 from orchestrator.errors import (
     DefinitionError,
     GraphChangedError,
@@ -213,14 +214,13 @@ class Workflow:
         self.max_concurrency = max_concurrency
         self.allow_pickle = allow_pickle
         self.nodes, self.output, self.input_nodes = build(fn, self.name, allow_pickle)
-        self.graph_hash = graph_hash(self.nodes, self.output)
-        self.code_hashes = code_hashes(self.nodes)
-        self.code_hashes_json = json.dumps(self.code_hashes, sort_keys=True)
-        self.node_by_id = {n.id: n for n in self.nodes}
-        self.input_ids_json = {n.id: json.dumps([d.id for d in n.deps]) for n in self.nodes}
         self.signature = inspect.signature(fn)
         self.target = _target_of(fn)
-        self._callers: dict[tuple[int, str], Callable[[dict[str, Any]], Any]] = {}
+        # What the engine runs: the graph and what is derived from it, computed once.
+        self.plan = compile_plan(self.name, self.target, self.nodes, self.output, allow_pickle)
+        self.graph_hash = self.plan.graph_hash
+        self.code_hashes = dict(self.plan.code_hashes)
+        self.code_hashes_json = self.plan.code_hashes_json
         self._input_adapters: dict[str, list[tuple[str, TypeAdapter[Any]]]] | None = None
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
@@ -264,22 +264,6 @@ class Workflow:
 
     def mermaid(self) -> str:
         return mermaid(self.nodes, self.output)
-
-    # ---- helpers used by the engine ----
-
-    def when_caller(self, step: Step) -> Callable[[dict[str, Any]], Any]:
-        key = (id(step), "when")
-        caller = self._callers.get(key)
-        if caller is None:
-            caller = self._callers[key] = _predicate_caller(step.when)  # type: ignore[arg-type]
-        return caller
-
-    def fallback_caller(self, step: Step) -> Callable[[dict[str, Any]], Any]:
-        key = (id(step), "fallback")
-        caller = self._callers.get(key)
-        if caller is None:
-            caller = self._callers[key] = _predicate_caller(step.fallback)
-        return caller
 
     # ---- inputs ----
 
@@ -356,7 +340,7 @@ class Workflow:
         """Start a run on the running event loop and return its handle at once."""
         values = self.validate_inputs({**(inputs or {}), **kw_inputs})
         run = Run(
-            self,
+            self.plan,
             run_id or new_run_id(),
             values,
             self.store,
@@ -422,7 +406,7 @@ class Workflow:
         async def one(i: int, values: dict[str, Any]) -> RunRecord:
             async with sem:
                 run = Run(
-                    self, ids[i], values, store, max_concurrency=self.max_concurrency,
+                    self.plan, ids[i], values, store, max_concurrency=self.max_concurrency,
                     engine_limit=_engine_limit(), deadline=self.deadline, claimed=store is not None,
                     batch=batch, batch_index=i,
                 )  # fmt: skip
@@ -611,7 +595,10 @@ async def start_resume(
     if record.status in (RunStatus.RUNNING, RunStatus.PENDING) and not force:
         # Ours but not live here (checked just above): nothing runs it any more.
         mine = is_mine(record.owner_token)
-        alive = False if mine else owner_alive(record.owner_pid, record.owner_host, record.owner_token)
+        # `interrupted` also covers an owner on another host whose lease expired.
+        alive = False if mine or record.interrupted else owner_alive(
+            record.owner_pid, record.owner_host, record.owner_token
+        )
         if alive:
             raise RunBusyError(
                 f"run {run_id} looks still running in process {record.owner_pid}; wait for it, stop it, "
@@ -658,7 +645,7 @@ async def start_resume(
         elif stored.status is StepStatus.SKIPPED and stored.skip_reason == "condition false":
             preloaded[sid] = Preloaded(StepStatus.SKIPPED, None, stored.skip_reason)
     run = Run(
-        workflow.with_options(store=store),
+        workflow.plan,
         run_id,
         record.inputs,
         store,

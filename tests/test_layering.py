@@ -79,3 +79,33 @@ def test_every_registered_command_is_on_the_root_cli() -> None:
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["slmflow.commands"]
     assert set(declared) <= set(main.commands), set(declared) - set(main.commands)
+
+
+# The engine runs a compiled plan (orchestrator._plan), not a Workflow: none of its modules may
+# import orchestrator.workflow, which imports the engine (a cycle the plan ended).
+ENGINE_MODULES = ["_engine", "_attempt", "_persist", "_plan", "_state", "executor", "watchdog"]
+
+
+def _imports_of(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_the_engine_does_not_import_the_workflow_module() -> None:
+    found = {
+        module: sorted(n for n in _imports_of(ast.parse((ROOT / "orchestrator" / f"{module}.py").read_text()))
+                       if n == "orchestrator.workflow" or n.startswith("orchestrator.workflow."))
+        for module in ENGINE_MODULES
+    }  # fmt: skip
+    assert {m: names for m, names in found.items() if names} == {}
+
+
+def test_the_engine_check_sees_a_workflow_import() -> None:
+    src = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from orchestrator.workflow import Workflow\n"
+    assert "orchestrator.workflow" in _imports_of(ast.parse(src))
