@@ -25,14 +25,14 @@ import click
 from pydantic import BaseModel
 
 from agents.protocol import ClassifyResponse, TaskKind, Usage
-from orchestrator import RetryPolicy, step, workflow
+from orchestrator import step, workflow
 from orchestrator.logging import get_logger
+from workflows._fleet import AGENT_RETRY
 
 SAMPLE_LOG = Path(__file__).parent / "data" / "llm_calls.jsonl"
 SEED = 0
 LIVE_FRACTION = 0.4
 ENCODER = "minilm"
-_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.5, retry_on=(ConnectionError, TimeoutError))
 _log = get_logger(component="specialize-demo")
 
 # Zero-shot label descriptions for the label sets the sample log's classification groups use;
@@ -76,7 +76,7 @@ class LoggedLLM:
 _STATE: dict[str, Any] = {}
 
 
-@step(retry=_RETRY, timeout=60)
+@step(retry=AGENT_RETRY, timeout=60)
 async def zero_shot(text: str, labels: list[str]) -> str:
     from agents import agent
 
@@ -89,7 +89,7 @@ def before(text: str, labels: list[str]):
     return zero_shot(text, labels)
 
 
-@step(retry=_RETRY, timeout=60)
+@step(retry=AGENT_RETRY, timeout=60)
 async def route(text: str, specialist: str, threshold: float, mode: str) -> dict[str, Any]:
     from workflows import shadow
 
