@@ -31,7 +31,8 @@ async def test_a_locked_store_does_not_stall_the_loop(tmp_path: Path, batch: boo
     def chain(x: int):
         return inc(inc(inc(x)))
 
-    # Another writer holds SQLite's write lock for 2 s (as a long transaction elsewhere would).
+    # Another writer holds SQLite's write lock for 1 s (as a long transaction elsewhere would):
+    # twice the longest gap allowed below, so a loop that waited for the lock fails the test.
     other = sqlite3.connect(str(store.path), check_same_thread=False, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     released = threading.Event()
@@ -40,7 +41,7 @@ async def test_a_locked_store_does_not_stall_the_loop(tmp_path: Path, batch: boo
         other.execute("COMMIT")
         released.set()
 
-    timer = threading.Timer(2.0, release)
+    timer = threading.Timer(1.0, release)
     timer.start()
     gaps: list[float] = []
 
