@@ -2,7 +2,8 @@
 
 Exit codes scripts can rely on:
   0  every run succeeded
-  1  a run ended failed, partial or cancelled (its record says why)
+  1  a run ended failed, partial or cancelled (its record says why), or the run store could not
+     be written (read-only, full: the message says which runs, if any, to resume once it can)
   2  usage or definition error: bad target, bad inputs, unknown run, resume refused
   3  the run is busy: its owner process still runs it, or another `resume` claimed it first
 """
@@ -133,6 +134,8 @@ def _emit(record: Any, index: bool = False) -> None:
     sys.stdout.flush()
     if not record.succeeded:
         click.echo(f"run {record.run_id} {record.status}: {record.error}", err=True)
+        if (record.error or "").startswith("StoreError"):
+            click.echo(f"once the run store can be written, `slmflow resume {record.run_id}` finishes it", err=True)
 
 
 async def _run_with_progress(
@@ -187,7 +190,7 @@ def run(target: str, pairs: tuple[str, ...], inputs_file: str | None, concurrenc
     Prints one JSON object per run on stdout: run_id, status, result, error.
     Exit status: 0 all succeeded, 1 some run did not, 2 usage or definition error.
     """
-    from orchestrator.errors import DefinitionError, UnstorableValueError
+    from orchestrator.errors import DefinitionError, StoreError, UnstorableValueError
 
     _quiet_logs()
     if pairs and inputs_file:
@@ -206,10 +209,16 @@ def run(target: str, pairs: tuple[str, ...], inputs_file: str | None, concurrenc
     batch = _read_jsonl(inputs_file) if inputs_file else [_parse_inputs(pairs)]
     show = not no_progress and sys.stderr.isatty()
     batch_id = None
-    if inputs_file and wf.store is not None:
+    try:
+        store = wf.store
+    except StoreError as exc:
+        click.echo(f"error: {exc}\nno run was started: nothing ran and nothing was recorded", err=True)
+        raise SystemExit(EXIT_RUN_FAILED) from None
+    if store is not None:
         from orchestrator.workflow import new_run_id
 
-        batch_id = new_run_id()
+        batch_id = new_run_id()  # named here too so that a store failure can say what to resume
+    if inputs_file and batch_id is not None:
         click.echo(
             f"batch {batch_id}: {len(batch)} inputs recorded before any run starts; if interrupted, "
             f"finish it with `slmflow resume --batch {batch_id}`",
@@ -219,7 +228,29 @@ def run(target: str, pairs: tuple[str, ...], inputs_file: str | None, concurrenc
         records = asyncio.run(_run_with_progress(wf, batch, concurrency, show, batch_id))
     except DefinitionError as exc:
         _fail(str(exc))
+    except StoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        click.echo(_unrecorded(store, batch_id), err=True)
+        raise SystemExit(EXIT_RUN_FAILED) from None
     raise SystemExit(EXIT_OK if all(r.succeeded for r in records) else EXIT_RUN_FAILED)
+
+
+def _unrecorded(store: Any, batch_id: str | None) -> str:
+    """After the store refused a write: what of this command's runs it holds, and how to finish them."""
+    try:
+        runs = store.batch_runs(batch_id) if batch_id else []
+    except Exception as exc:  # the store may not even read any more
+        return f"its runs cannot be listed from the store either ({exc})"
+    if not runs:
+        return "no run was started: nothing ran and nothing was recorded"
+    unfinished = [r for r in runs if str(r.status) in ("pending", "running")]
+    if not unfinished:
+        return "every run of this command is recorded as ended (the lines above say how)"
+    what = f"`slmflow resume {unfinished[0].run_id}`" if len(runs) == 1 else f"`slmflow resume --batch {batch_id}`"
+    return (
+        f"{len(unfinished)} of {len(runs)} run(s) are recorded unfinished (shown interrupted once this "
+        f"process exits): nothing finished is lost; once the store can be written, finish them with {what}"
+    )
 
 
 @click.group("runs")

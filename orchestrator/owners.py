@@ -4,7 +4,12 @@ A run in the store names its owner: the process id, the host, and a token that t
 process apart from a later one that happens to get the same pid (on Linux the token holds
 the process's start time, read from /proc). A run recorded `running` whose owner is gone was
 interrupted (killed, crashed, the machine rebooted): `slmflow runs list` shows it so and
-`slmflow resume` finishes it. On another host the owner cannot be checked from here.
+`slmflow resume` finishes it.
+
+On another host the pid cannot be checked from here. There the lease tells: a process that
+owns runs renews a timestamp in the store every `SLMFLOW_LEASE_RENEW_S` seconds (default 5),
+and an owner whose lease is older than `SLMFLOW_LEASE_TTL_S` (default 30, which must exceed
+the renewal period and the clock skew between hosts) is taken to be gone.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import itertools
 import os
 import secrets
 import socket
+import time
 
 HOST = socket.gethostname()
 
@@ -88,3 +94,31 @@ def owner_alive(pid: int | None, host: str | None, token: str | None) -> bool | 
         # The pid is in use; it is our owner only if that process started when the owner did.
         return _start_time(pid) == parts[2]
     return True
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def lease_renew_s() -> float:
+    """How often a process renews its lease in a store where it owns runs."""
+    return _env_seconds("SLMFLOW_LEASE_RENEW_S", 5.0)
+
+
+def lease_ttl_s() -> float:
+    """How old a lease may get before its owner is taken to be gone."""
+    return _env_seconds("SLMFLOW_LEASE_TTL_S", 30.0)
+
+
+def owner_gone(pid: int | None, host: str | None, token: str | None, lease_renewed_at: float | None) -> bool:
+    """Whether the owner of a `running` run is gone: its process is dead (checked on this host),
+    or, where that cannot be checked, its lease expired. A run without a lease (recorded before
+    leases, or its owner died before the first renewal) is judged by its pid alone."""
+    alive = owner_alive(pid, host, token)
+    if alive is not None:
+        return not alive
+    return lease_renewed_at is not None and time.time() - lease_renewed_at > lease_ttl_s()

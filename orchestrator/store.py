@@ -7,16 +7,21 @@ event loop goes into one transaction, and dependents start only after it commits
 from __future__ import annotations
 
 import abc
+import contextlib
+import errno
 import json
 import os
+import shutil
 import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from orchestrator.errors import OrchestratorError, StoreError
-from orchestrator.owners import owner_alive
+from orchestrator.owners import HOST, owner_gone, owner_token
 from orchestrator.records import (
     AttemptRecord,
     RunRecord,
@@ -179,6 +184,9 @@ CREATE TABLE IF NOT EXISTS usage (
 );
 CREATE INDEX IF NOT EXISTS usage_run ON usage(run_id);
 CREATE INDEX IF NOT EXISTS usage_agent ON usage(agent);
+CREATE TABLE IF NOT EXISTS leases (
+    owner TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, renewed_at REAL NOT NULL
+) WITHOUT ROWID;
 """
 
 # Columns added after the first release: stores made before them get them on open.
@@ -192,6 +200,16 @@ _ADDED_RUN_COLUMNS = {
 _RUN_COLUMNS = (
     "run_id, workflow, target, graph_hash, status, inputs, result, error, created_at, started_at, ended_at,"
     " owner_pid, owner_host, warnings, code_hashes, owner_token, batch, batch_index"
+)
+# A run's row joined with the lease of the process that owns it (its owner token up to '#').
+_LEASE_JOIN = (
+    " LEFT JOIN leases ON leases.owner = CASE WHEN instr(owner_token, '#') > 0"
+    " THEN substr(owner_token, 1, instr(owner_token, '#') - 1) ELSE owner_token END"
+)
+_SELECT_RUNS = f"SELECT {_RUN_COLUMNS}, leases.renewed_at FROM runs{_LEASE_JOIN}"
+_RENEW_LEASE = (
+    "INSERT INTO leases (owner, host, pid, renewed_at) VALUES (?,?,?,?)"
+    " ON CONFLICT(owner) DO UPDATE SET renewed_at=excluded.renewed_at"
 )
 _INSERT_RUN = (
     "INSERT INTO runs (run_id, workflow, target, graph_hash, status, inputs, created_at, started_at,"
@@ -221,32 +239,143 @@ _INSERT_USAGE = f"INSERT INTO usage ({', '.join(_USAGE_FIELDS)}) VALUES ({','.jo
 _LOOP_WAIT_S = 0.05
 
 
+def _no_space(path: Path) -> bool:
+    """Whether the store's disk is (nearly) full: SQLite reports a full disk met while it maps
+    its shared-memory file as a mere I/O error."""
+    try:
+        return shutil.disk_usage(path.parent).free < 256 * 1024
+    except OSError:
+        return False
+
+
+def _trouble(path: Path, exc: BaseException) -> str:
+    """What is wrong with the store: corrupted, read_only, full, io, locked or other."""
+    text, code = str(exc), getattr(exc, "errno", None)
+    if "not a database" in text or "malformed" in text:
+        return "corrupted"
+    if ("readonly" in text or "read-only" in text.lower() or "unable to open" in text
+            or isinstance(exc, PermissionError) or code == errno.EROFS):  # fmt: skip
+        return "read_only"
+    if ("disk is full" in text or "No space left" in text or "File too large" in text
+            or code in (errno.ENOSPC, errno.EFBIG) or ("disk I/O error" in text and _no_space(path))):  # fmt: skip
+        return "full"
+    if "disk I/O error" in text:
+        return "io"
+    if "locked" in text or "busy" in text:
+        return "locked"
+    return "other"
+
+
 def _unusable(path: Path, exc: BaseException) -> str:
     """Why the store file cannot be used, and what the user can do, naming the file."""
-    text = str(exc)
-    if "not a database" in text or "malformed" in text:
+    text, trouble = str(exc), _trouble(path, exc)
+    if trouble == "corrupted":
         return (f"run store {path} is not a usable SQLite database ({text}): the file is corrupted or "
                 "not a run store. Move it aside to start a new one (runs recorded in it are then lost "
                 "to slmflow), or restore a copy; SLMFLOW_HOME chooses another folder")
-    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError) or "unable to open" in text:
-        return (f"run store {path} cannot be opened for writing ({text}): make the folder writable, or "
-                "point SLMFLOW_HOME at a writable folder")
-    if "disk is full" in text or "No space left" in text:
-        return f"run store {path}: the disk is full ({text}); free space and run again (nothing was lost)"
+    if trouble == "read_only":
+        return (f"run store {path} is read-only here ({text}): runs already recorded in it stay readable "
+                "(`slmflow runs list`), but nothing new can be recorded. Make the folder and its files "
+                "writable by this user, point SLMFLOW_HOME at a writable folder, or run with --no-store")
+    if trouble == "full":
+        return (f"run store {path}: no space left to record runs ({text}). Runs already recorded in it "
+                "stay intact and readable; free space on its disk (or raise the file size limit) and run again")
+    if trouble == "io":
+        return (f"run store {path}: the disk reported an I/O error ({text}): it may be full, over a file "
+                "size limit or failing. Runs already recorded stay as they were; fix the disk and run again")
+    if trouble == "locked":
+        return (f"run store {path} stayed locked by another writer for longer than this process waits "
+                f"({text}); run again when the other writer is done")
     return f"run store {path} cannot be used: {type(exc).__name__}: {text}"
+
+
+# Leases: a process that owns runs in a store renews a timestamp there every few seconds
+# (one row per process, not per run), so a reader on any host can tell that the owner of a
+# `running` run is gone even where its pid cannot be checked (another host). One daemon
+# thread per process renews the leases of every store it owns runs in.
+_leases_lock = threading.Lock()
+_leased: dict[tuple[int, str], weakref.ref[SQLiteStore]] = {}
+_heartbeat_pid: int | None = None
+
+
+def _heartbeat() -> None:
+    from orchestrator.logging import get_logger
+    from orchestrator.owners import lease_renew_s
+
+    failing: set[str] = set()
+    pid = os.getpid()
+    while True:
+        time.sleep(lease_renew_s())
+        with _leases_lock:
+            stores = [(key, ref()) for key, ref in _leased.items() if key[0] == pid]
+        for key, store in stores:
+            if store is None or store._closed:
+                with _leases_lock:
+                    _leased.pop(key, None)
+                continue
+            try:
+                store._renew_lease()
+                failing.discard(key[1])
+            except Exception as exc:  # the next round tries again; say so once
+                if key[1] not in failing:
+                    failing.add(key[1])
+                    get_logger(component="orchestrator.store").warning(
+                        "cannot renew this process's lease in the run store: other hosts may see its runs "
+                        "as interrupted", store=key[1], error=f"{type(exc).__name__}: {exc}",
+                    )  # fmt: skip
 
 
 class SQLiteStore(Store):
     """An embedded SQLite database in WAL mode; safe to share between threads and processes."""
 
     _raise_busy = False
+    _closed = False
+    _lease_conn: sqlite3.Connection | None = None
+    #: Why the store only reads (opened where this user cannot write), or None.
+    read_only: str | None = None
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._spath = str(self.path)
+        self._root = self  # the view that owns the lease (the event loop's view is a copy)
         try:
             self._open()
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise StoreError(_unusable(self.path, exc)) from exc
+            conn = getattr(self, "_conn", None)
+            if conn is not None:
+                conn.close()
+            # Where this user cannot write (or the disk is full), runs already recorded stay readable.
+            if not (_trouble(self.path, exc) in ("read_only", "full") and self._open_read_only(exc)):
+                raise StoreError(_unusable(self.path, exc)) from exc
+
+    def _open_read_only(self, exc: BaseException) -> bool:
+        if not self.path.is_file():
+            return False
+        # A WAL database opens read-only only where its -shm file exists or can be made;
+        # elsewhere (a read-only folder after a clean close) `immutable` reads the file as is.
+        for extra in ("", "&immutable=1"):
+            conn = None
+            try:
+                conn = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro{extra}", uri=True, check_same_thread=False,
+                    isolation_level=None, timeout=30.0,
+                )  # fmt: skip
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            except sqlite3.Error:
+                if conn is not None:
+                    conn.close()
+                continue
+            if "runs" not in tables:
+                conn.close()
+                return False
+            self._conn, self._lock, self._fast = conn, threading.Lock(), self
+            self.read_only = _unusable(self.path, exc)
+            if "leases" not in tables:  # a store made before leases, which cannot be migrated here
+                self._select_runs = f"SELECT {_RUN_COLUMNS}, NULL FROM runs"
+            return True
+        return False
+
+    _select_runs = _SELECT_RUNS
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -280,11 +409,52 @@ class SQLiteStore(Store):
     def nowait(self) -> Store:
         return self._fast
 
-    def _busy(self, exc: sqlite3.OperationalError) -> Exception:
+    def _error(self, exc: sqlite3.Error) -> Exception:
+        """What a failed statement raises: StoreBusy where the loop's view would wait, a StoreError
+        saying what is wrong with the store (full, read-only, corrupted), else the error itself
+        (a constraint, a bug)."""
         text = str(exc)
         if self._raise_busy and ("locked" in text or "busy" in text):
             return StoreBusy(f"{self.path}: {text} (held by another writer)")
+        if type(exc) in (sqlite3.OperationalError, sqlite3.DatabaseError):
+            # Opened only for reading: why it could not be opened for writing is the news.
+            return StoreError(self.read_only or _unusable(self.path, exc))
         return exc
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc) from None
+
+    # ---- leases ----
+
+    def _hold_lease(self) -> None:
+        """Before this process records itself as the owner of a run here: renew its lease now, and
+        from then on every few seconds in the heartbeat thread."""
+        global _heartbeat_pid
+        key = (os.getpid(), self._spath)
+        if key in _leased:
+            return
+        # On this view's connection: the loop's view raises StoreBusy rather than wait.
+        self._write(_RENEW_LEASE, (owner_token(), HOST, key[0], time.time()))
+        with _leases_lock:
+            _leased[key] = weakref.ref(self._root)
+            if _heartbeat_pid != key[0]:  # none yet in this process (or only in the parent of a fork)
+                _heartbeat_pid = key[0]
+                threading.Thread(target=_heartbeat, name="slmflow-lease", daemon=True).start()
+
+    def _renew_lease(self) -> None:
+        # Its own connection, so a renewal never waits behind this process's other writes.
+        conn = self._lease_conn
+        if conn is None:
+            from orchestrator.owners import lease_renew_s
+
+            conn = self._lease_conn = sqlite3.connect(
+                str(self.path), check_same_thread=False, isolation_level=None, timeout=lease_renew_s()
+            )
+        conn.execute(_RENEW_LEASE, (owner_token(), HOST, os.getpid(), time.time()))
 
     def _migrate(self) -> None:
         have = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
@@ -304,13 +474,16 @@ class SQLiteStore(Store):
         with self._lock:
             try:
                 self._conn.execute(sql, params)
-            except sqlite3.OperationalError as exc:
-                raise self._busy(exc) from None
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc) from None
 
     def create_run(self, row: RunRow) -> None:
+        if (os.getpid(), self._spath) not in _leased:
+            self._hold_lease()
         self._write(_INSERT_RUN, row)
 
     def create_runs(self, rows: Sequence[RunRow]) -> None:
+        self._hold_lease()
         self._insert_all((_INSERT_RUN, rows))
 
     def claim_run(
@@ -324,6 +497,7 @@ class SQLiteStore(Store):
         owner_token: str,
         started_at: float,
     ) -> bool:
+        self._hold_lease()
         # One statement, so SQLite's write lock makes the check and the claim one step: of
         # several processes claiming the same run, exactly one sees its row change.
         with self._lock:
@@ -333,15 +507,12 @@ class SQLiteStore(Store):
                     " owner_token=?, started_at=? WHERE run_id=? AND status=? AND owner_token IS ?",
                     (owner_pid, owner_host, owner_token, started_at, run_id, expect_status, expect_token),
                 )
-            except sqlite3.OperationalError as exc:
-                raise self._busy(exc) from None
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc) from None
             return cursor.rowcount == 1
 
     def batch_runs(self, batch: str) -> list[RunRecord]:
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE batch=? ORDER BY batch_index", (batch,)
-            ).fetchall()
+        rows = self._read(f"{self._select_runs} WHERE batch=? ORDER BY batch_index", (batch,))
         return [self._run_from_row(r, []) for r in rows]
 
     def mark_run(
@@ -403,22 +574,25 @@ class SQLiteStore(Store):
             return
         with self._lock:
             conn = self._conn
-            conn.execute("BEGIN")
             try:
+                conn.execute("BEGIN")
                 for sql, rows in batches:
                     conn.executemany(sql, rows)
+                conn.execute("COMMIT")
             except BaseException as exc:
-                conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise self._busy(exc) from None
+                # A full disk may have ended the transaction already (SQLite rolls back itself).
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise self._error(exc) from None
                 raise
-            conn.execute("COMMIT")
 
     def _run_from_row(self, row: sqlite3.Row | tuple[Any, ...], steps: list[StepRecord]) -> RunRecord:
         (run_id, workflow, target, ghash, status, inputs, result, error, created, started, ended, pid, host,
-         warnings, code_hashes, token, batch, batch_index) = row  # fmt: skip
+         warnings, code_hashes, token, batch, batch_index, lease) = row  # fmt: skip
         # Pending runs of a batch name the batch's process: they are stranded if it died too.
-        interrupted = status in ("running", "pending") and owner_alive(pid, host, token) is False
+        interrupted = status in ("running", "pending") and owner_gone(pid, host, token, lease)
         return RunRecord(
             run_id=run_id,
             workflow=workflow,
@@ -443,23 +617,19 @@ class SQLiteStore(Store):
         )
 
     def get_run(self, run_id: str) -> RunRecord:
-        with self._lock:
-            row = self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,)).fetchone()
-            if row is None:
-                raise KeyError(f"no run {run_id!r} in {self.path}")
-            step_rows = self._conn.execute(
-                "SELECT run_id, step, name, status, attempts, history, started_at, ended_at, input_ids,"
-                " error_type, error_message, traceback, fallback_used, skip_reason, parent, map_index"
-                " FROM steps WHERE run_id=? ORDER BY seq, map_index",
-                (run_id,),
-            ).fetchall()
-        return self._run_from_row(row, [_step_record(r) for r in step_rows])
+        found = self._read(f"{self._select_runs} WHERE run_id=?", (run_id,))
+        if not found:
+            raise KeyError(f"no run {run_id!r} in {self.path}")
+        step_rows = self._read(
+            "SELECT run_id, step, name, status, attempts, history, started_at, ended_at, input_ids,"
+            " error_type, error_message, traceback, fallback_used, skip_reason, parent, map_index"
+            " FROM steps WHERE run_id=? ORDER BY seq, map_index",
+            (run_id,),
+        )
+        return self._run_from_row(found[0], [_step_record(r) for r in step_rows])
 
     def load_outputs(self, run_id: str) -> dict[str, StoredOutput]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT step, status, output, skip_reason FROM steps WHERE run_id=?", (run_id,)
-            ).fetchall()
+        rows = self._read("SELECT step, status, output, skip_reason FROM steps WHERE run_id=?", (run_id,))
         return {step: StoredOutput(StepStatus(status), output, skip) for step, status, output, skip in rows}
 
     def list_runs(
@@ -473,10 +643,7 @@ class SQLiteStore(Store):
             where.append("workflow=?")
             params.append(workflow)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC LIMIT ?", [*params, limit]
-            ).fetchall()
+        rows = self._read(f"{self._select_runs} {clause} ORDER BY created_at DESC LIMIT ?", [*params, limit])
         return [self._run_from_row(r, []) for r in rows]
 
     def record_usage(self, records: Iterable[UsageRecord]) -> None:
@@ -498,15 +665,17 @@ class SQLiteStore(Store):
             where.append("agent=?")
             params.append(agent)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {', '.join(_USAGE_FIELDS)} FROM usage {clause} ORDER BY id", params
-            ).fetchall()
+        rows = self._read(f"SELECT {', '.join(_USAGE_FIELDS)} FROM usage {clause} ORDER BY id", params)
         return [UsageRecord(**dict(zip(_USAGE_FIELDS, r, strict=True))) for r in rows]
 
     def close(self) -> None:
+        self._closed = True
+        with _leases_lock:
+            _leased.pop((os.getpid(), self._spath), None)
         with self._lock:
             self._conn.close()
+        if self._lease_conn is not None:
+            self._lease_conn.close()
         if self._fast is not self:
             with self._fast._lock:
                 self._fast._conn.close()
