@@ -95,7 +95,10 @@ def gate(tag: str) -> str:
     if Path(os.environ["CHAOS_GATE"]).exists():
         raise RuntimeError("gate closed")
     did(tag, "gate")
-    time.sleep(0.5)  # long enough for the other resumers to try meanwhile
+    # Hold the step until the other resumers are out (or 30 s), so that they really overlap.
+    release, end = Path(os.environ["CHAOS_RELEASE"]), time.time() + 30
+    while not release.exists() and time.time() < end:
+        time.sleep(0.05)
     return tag
 
 
@@ -193,6 +196,7 @@ class Home:
         self.env = {
             **os.environ, "SLMFLOW_HOME": str(self.home), "CHAOS_LOG": str(self.log),
             "CHAOS_GATE": str(self.dir / "gate-closed"), "CHAOS_FILL": str(self.dir / "fill-now"),
+            "CHAOS_RELEASE": str(self.dir / "release"),
             "PYTHONPATH": f"{self.dir}{os.pathsep}{REPO}", "SLMFLOW_LOG_LEVEL": "CRITICAL", "CHAOS_STEP_S": str(STEP_S),
         }  # fmt: skip
 
@@ -305,6 +309,10 @@ def simultaneous_resumes(root: Path, tally: Tally, trials: int) -> None:
         Path(h.env["CHAOS_GATE"]).unlink()
         procs = [h.popen("resume", rid) for _ in range(3)]
         tally.faults["simultaneous resumes (3 at once)"] += 1
+        end = time.monotonic() + HUNG_S
+        while sum(p.poll() is not None for p in procs) < 2 and time.monotonic() < end:
+            time.sleep(0.05)
+        Path(h.env["CHAOS_RELEASE"]).touch()
         codes = []
         for p in procs:
             try:
@@ -318,9 +326,8 @@ def simultaneous_resumes(root: Path, tally: Tally, trials: int) -> None:
         gates = sum(1 for _, name in h.executions() if name == "gate")
         effects = sum(1 for _, name in h.executions() if name == "effect")
         tally.duplicates += max(0, gates - 1) + max(0, effects - 1)
-        # Exit 3: another resumer had claimed it. Exit 0 from more than one: a resumer that
-        # started after the winner finished found nothing left to run (the step counts say so).
-        if any(c not in (0, 3) for c in codes) or codes.count(3) == 0:
+        # The winner holds the step until the two others are out: they overlap for sure.
+        if sorted(codes) != [0, 3, 3]:
             tally.notes.append(f"simultaneous resumes trial {t}: exit codes {codes}")
         if codes.count(0) == 0:
             tally.runs_lost += 1
