@@ -8,6 +8,9 @@ server loop, which is the field's reference for CPU serving:
   a KV-cache sequence; every step decodes one token for each generating slot plus prompt
   chunks of newly admitted requests in one ``llama_decode`` call, and a slot is freed the
   moment its request finishes;
+- **admission**: requests beyond the slots wait in our queue, not llama.cpp's first-come
+  queue, and enter shortest expected work first with aging (``agents.engines.admission``),
+  so a short request is not stuck behind a burst of long generations;
 - **prefix reuse**: a new request goes to the slot whose cached prompt shares the longest
   prefix with it, and a host-memory prompt cache restores prefixes into any slot, so the
   shared task instruction, schema and examples are not recomputed;
@@ -28,6 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
+from agents.engines.admission import Admission
 from agents.engines.base import LRU, GenResult, Job, OnText
 from agents.errors import AgentError, InvalidRequest, ModelLoadError, SpecError
 from orchestrator.logging import get_logger
@@ -57,6 +61,9 @@ class LlamaCppEngine:
         self.device = device
         self.slots = spec.batching.max_batch_size
         self.slot_ctx = spec.max_input_tokens + spec.generation.max_new_tokens
+        # llama.cpp's own queue is first come, first served; ours orders by expected work so
+        # a short request is not stuck behind a burst of long ones.
+        self.admission = Admission(self.slots)
         self.caches: dict[str, LRU] = {}
         self.adapters: list[str] = []
         self._server: Any = None
@@ -213,7 +220,10 @@ class LlamaCppEngine:
 
     def _one(self, job: Job) -> GenResult | AgentError:
         try:
-            return self._result(job, self._call(self._body(job)))
+            body = self._body(job)
+            with self.admission.enter(job.max_new_tokens):
+                resp = self._call(body)
+            return self._result(job, resp)
         except AgentError as exc:
             return exc
         except Exception as exc:
@@ -250,7 +260,9 @@ class LlamaCppEngine:
                         return True
             return False
 
-        self._call(self._body(job), on_chunk)
+        body = self._body(job)
+        with self.admission.enter(job.max_new_tokens):
+            self._call(body, on_chunk)
         if error:
             raise self._error(error)
         tokens_in, tokens_out, cached = _usage(final)
@@ -270,7 +282,8 @@ class LlamaCppEngine:
                     "logprobs": True, "top_logprobs": 1, "cache_prompt": self.reuse_prefix}
             if self.adapters:
                 body["lora"] = self._lora(None)
-            resp = self._call(body)
+            with self.admission.enter(len(label)):
+                resp = self._call(body)
             if "error" in resp:
                 raise self._error(resp)
             tokens_in, _, cached = _usage(resp)
@@ -302,7 +315,7 @@ class LlamaCppEngine:
             hit = self._cached_tokens / self._prompt_tokens if self._prompt_tokens else 0.0
             return {"requests": self._requests, "prompt_tokens": self._prompt_tokens,
                     "cached_prompt_tokens": self._cached_tokens, "prefix_cache_hit_rate": round(hit, 4),
-                    "streams_cancelled": self._cancelled}
+                    "streams_cancelled": self._cancelled, **self.admission.stats()}
 
     def info(self) -> dict[str, Any]:
         size = os.path.getsize(self.spec.source().gguf_path or "") if self._server else 0

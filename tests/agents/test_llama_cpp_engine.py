@@ -209,3 +209,39 @@ def test_a_vanishing_temperature_decodes_greedily(runner: ModelRunner, tiny_llm_
         tiny = r.run_batch("generate", [{"prompt": "The quick", "max_new_tokens": 4, "temperature": 6.9e-229}])[0]
         assert isinstance(tiny, GenerateResponse), tiny  # not "probability tensor contains inf"
         assert tiny.text == greedy.text
+
+
+def test_a_short_request_waiting_for_a_slot_overtakes_a_long_one_that_came_first(tiny_gguf: Path) -> None:
+    # One slot: while a stream holds it, a long request and then a short one queue for it.
+    # The short one must enter first (shortest expected work first), not in arrival order.
+    runner = ModelRunner(gguf_spec(tiny_gguf, batching={"max_batch_size": 1})).load()
+    admission = runner.engine.admission
+    release = threading.Event()
+    finished: dict[str, float] = {}
+
+    def hold() -> None:
+        runner.stream("generate", LONG, lambda _piece: release.is_set())
+
+    def call(name: str, tokens: int) -> None:
+        runner.run_batch("generate", [{"prompt": name, "max_new_tokens": tokens}])
+        finished[name] = time.perf_counter()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    deadline = time.monotonic() + 30
+    while admission.stats()["active"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    long_t = threading.Thread(target=call, args=("long", 300))
+    long_t.start()
+    while admission.stats()["waiting"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    short_t = threading.Thread(target=call, args=("short", 2))
+    short_t.start()
+    while admission.stats()["waiting"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert admission.stats()["waiting"] == 2
+    release.set()
+    for t in (holder, long_t, short_t):
+        t.join(60)
+    assert finished["short"] < finished["long"]
+    assert admission.stats() == {"admission_limit": 1, "active": 0, "waiting": 0, "overtakes": 1}
