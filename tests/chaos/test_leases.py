@@ -51,7 +51,7 @@ def leased(x: int):
     return slow(first(x))
 '''
 
-RENEW_S, TTL_S = 0.2, 1.5
+RENEW_S, TTL_S = 0.2, 2.5  # a loaded 2-core machine may delay a renewal by a second
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ def test_a_run_owned_on_another_host_turns_interrupted_and_resumes(
         (run,) = store.list_runs()
         assert run.owner_host == "lease-other-host" != HOST
         # Alive and renewing: never interrupted, even well past the lease's time to live.
-        for _ in range(int(3 * TTL_S / 0.25)):
+        for _ in range(int(1.5 * TTL_S / 0.25)):
             run = store.get_run(run.run_id)
             assert run.status is RunStatus.RUNNING and not run.interrupted
             time.sleep(0.25)
