@@ -7,13 +7,14 @@ reason in `serve status` (and `deploy()` surfaces it).
 
 How requests reach the model depends on the agent's engine:
 
-- a serial engine (transformers): each task kind has its own `@serve.batch` queue, so
+- a serial engine (transformers on an encoder): each task kind has its own `@serve.batch` queue, so
   concurrent calls of one kind, from any number of workflow runs, share one
   `ModelRunner.run_batch` call. Batches run on a single worker thread, so the replica's
   event loop keeps accepting (and queueing) requests while the model computes, and two
   task kinds never run the model at once.
-- a concurrent engine (llama_cpp): continuous batching happens inside the engine, so
-  each request goes straight to it from a thread of its own; a request returns the moment
+- a concurrent engine (llama_cpp, and transformers on a causal LM): continuous batching
+  happens inside the engine, so each request goes straight to it from a thread of its own;
+  a request returns the moment
   it finishes. The pool has `max_ongoing_requests` threads, which is also what Serve lets
   into the replica at once: the engine's waiting queue is bounded by that setting.
 
@@ -199,8 +200,9 @@ class AgentServer:
             "last_error": self._last_error,
             "started_at": self._started_at,
             "load_s": self.load_s,
-            "engine": "llama_cpp" if self.runner.concurrent else "transformers",
-            # What the engine counts itself (llama_cpp: prefix-cache hits, cancelled streams).
+            "engine": self.runner.engine.engine_name,
+            # What the engine counts itself (llama_cpp: prefix-cache hits, cancelled streams;
+            # both: the admission queue).
             "engine_stats": getattr(self.runner.engine, "stats", dict)(),
         }
 

@@ -439,6 +439,9 @@ class ReplicaStatus(BaseModel):
     errors: int | None = None
     mean_batch_size: float | None = None
     last_error: str | None = None
+    # What the engine counts itself: decode steps and sequences joined (continuous batching),
+    # the admission queue, prefix-cache hits (llama_cpp).
+    engine_stats: dict[str, Any] = Field(default_factory=dict)
 
 
 class AgentStatus(BaseModel):
@@ -509,7 +512,8 @@ def fleet_status(stats_timeout_s: float = 5.0) -> FleetStatus:
             rid = str(s.get("replica_id", ""))
             if rid in replicas:
                 replicas[rid] = replicas[rid].model_copy(
-                    update={k: s.get(k) for k in ("served", "pending", "errors", "mean_batch_size", "last_error")}
+                    update={**{k: s.get(k) for k in ("served", "pending", "errors", "mean_batch_size", "last_error")},
+                            "engine_stats": s.get("engine_stats") or {}}
                 )
         last_errors = [s for s in stats if s.get("last_error")]
         agents[name] = AgentStatus(

@@ -19,6 +19,7 @@ A GPU engine (vLLM) plugs in the same way: implement ``Engine`` and register it 
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,21 +29,24 @@ from agents.errors import AgentError
 
 
 class LRU(OrderedDict):
-    """A small bounded cache (label embeddings, compiled grammars)."""
+    """A small bounded cache (label embeddings, compiled grammars), safe to share between the
+    threads of a concurrent engine."""
 
     def __init__(self, maxsize: int = 1024) -> None:
         super().__init__()
         self.maxsize = maxsize
+        self._lock = threading.RLock()
 
     def get_or(self, key: Any, make: Any) -> Any:
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        value = make()
-        self[key] = value
-        if len(self) > self.maxsize:
-            self.popitem(last=False)
-        return value
+        with self._lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+            value = make()
+            self[key] = value
+            if len(self) > self.maxsize:
+                self.popitem(last=False)
+            return value
 
 
 @dataclass
@@ -86,6 +90,8 @@ class Engine(Protocol):
     """An agent's loaded model, as the task modules and the runtime use it."""
 
     name: str
+    # "transformers" or "llama_cpp": what `agents status` shows.
+    engine_name: str
     # "causal" generates; "encoder" embeds and classifies by similarity.
     kind: Literal["causal", "encoder"]
     # True: thread-safe, batches across concurrent callers itself (continuous batching).

@@ -1,16 +1,19 @@
 """The ``transformers`` engine: any Hugging Face model (folder, hub id, or GGUF dequantised to
 fp32 once and cached), on CPU or CUDA.
 
-A batch is one ``model.generate`` call with left padding and per-row sampling, stops and
-xgrammar masks (``agents.tasks._generation``); the Serve replica collects batches with
-``@serve.batch`` (``concurrent = False``). Encoders embed and classify by similarity here.
+A causal LM generates by continuous batching (``agents.engines.hf_batcher``): every
+request joins one running decode loop and leaves it the moment it finishes, so the
+engine is ``concurrent`` and the replica submits each request from its own thread.
+Encoders embed and classify by similarity in whole batches, which is right for them: the
+Serve replica collects those with ``@serve.batch`` (``concurrent = False``).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from agents.engines.base import LRU, GenResult, Job, OnText
 from agents.errors import AgentError, InvalidRequest, ModelLoadError
@@ -22,12 +25,21 @@ if TYPE_CHECKING:
 
 @dataclass
 class TransformersEngine:
+    engine_name: ClassVar[str] = "transformers"
     lm: LoadedModel
     spec: AgentSpec
     caches: dict[str, LRU] = field(default_factory=dict)
     compile_threads: int = 8
     _compiler: Any = None
-    concurrent: bool = False
+    _batcher: Any = None
+    # Held by every forward pass: the decode loop's steps and likelihood classification.
+    _model_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Fast tokenizers are not safe to share between threads that encode at the same time.
+    _tok_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def concurrent(self) -> bool:
+        return self._batcher is not None
 
     @classmethod
     def load(cls, spec: AgentSpec, *, threads: int, gpu_fraction: float | None) -> TransformersEngine:
@@ -62,7 +74,16 @@ class TransformersEngine:
             raise ModelLoadError(
                 "classify_method 'likelihood' needs a causal LM; this model is an encoder", agent=spec.name
             )
-        return cls(lm=lm, spec=spec, compile_threads=threads or 8)
+        engine = cls(lm=lm, spec=spec, compile_threads=threads or 8)
+        if lm.kind == "causal":
+            from agents.engines.hf_batcher import ContinuousBatcher
+
+            engine._batcher = ContinuousBatcher(lm, spec.batching.max_batch_size, engine._model_lock, spec.name)
+        return engine
+
+    def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.close()
 
     def cache(self, name: str, maxsize: int = 1024) -> LRU:
         if name not in self.caches:
@@ -82,15 +103,17 @@ class TransformersEngine:
     def chat_ids(self, messages: list[dict[str, str]]) -> list[int]:
         """Token ids of ``messages`` under the tokenizer's chat template, ready for the reply."""
         tok = self.lm.tokenizer
-        if getattr(tok, "chat_template", None):
-            text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            return list(tok(text, add_special_tokens=False)["input_ids"])
-        # Models without a template get a plain transcript.
-        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
-        return list(tok(text)["input_ids"])
+        with self._tok_lock:
+            if getattr(tok, "chat_template", None):
+                text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+                return list(tok(text, add_special_tokens=False)["input_ids"])
+            # Models without a template get a plain transcript.
+            text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+            return list(tok(text)["input_ids"])
 
     def prompt_ids(self, prompt: str) -> list[int]:
-        return list(self.lm.tokenizer(prompt)["input_ids"])
+        with self._tok_lock:
+            return list(self.lm.tokenizer(prompt)["input_ids"])
 
     def check_length(self, ids: list[int], max_new_tokens: int) -> None:
         limit = min(self.spec.max_input_tokens, self.lm.max_positions - max_new_tokens)
@@ -143,13 +166,12 @@ class TransformersEngine:
         return GenItem(input_ids=ids, max_new_tokens=job.max_new_tokens, temperature=job.temperature,
                        top_p=job.top_p, stop=list(job.stop), grammar=grammar)
 
-    def generate(self, jobs: list[Job], on_text: OnText | None = None) -> list[GenResult | AgentError]:
-        from agents.tasks._generation import generate_batch
-
+    def generate(self, jobs: list[Job]) -> list[GenResult | AgentError]:
+        if self._batcher is None:
+            raise InvalidRequest("this model is an encoder: it embeds and classifies, it does not generate",
+                                 agent=self.name)
         out: list[GenResult | AgentError | None] = [None] * len(jobs)
-        # A seeded job runs in a batch of its own, so its seed decides its sampling alone and
-        # no request's seed touches another's rows.
-        groups: dict[int | None, list[tuple[int, Any]]] = {}
+        pending = []
         for i, job in enumerate(jobs):
             try:
                 item = self._item(job)
@@ -157,21 +179,28 @@ class TransformersEngine:
                 exc.agent = exc.agent or self.name
                 out[i] = exc
                 continue
-            key = job.seed if job.seed is not None else None
-            groups.setdefault(key, []).append((i, item))
-        for seed, members in groups.items():
-            batches = [members] if seed is None else [[m] for m in members]
-            for batch in batches:
-                results = generate_batch(self.lm, [it for _, it in batch], seed=seed, on_text=on_text)
-                for (i, _), res in zip(batch, results, strict=True):
-                    out[i] = res
+            if len(jobs) == 1:
+                return [self._wait(lambda it=item, j=job: self._batcher.run(it, seed=j.seed))]
+            # One caller's jobs join the running batch together.
+            pending.append((i, self._batcher.submit(item, seed=job.seed)))
+        for i, future in pending:
+            out[i] = self._wait(future.result)
         return out  # type: ignore[return-value]
 
+    def stats(self) -> dict[str, Any]:
+        """The decode loop's counters and admission queue (empty for an encoder)."""
+        return self._batcher.stats() if self._batcher is not None else {}
+
+    def _wait(self, get: Any) -> GenResult | AgentError:
+        try:
+            return get()
+        except AgentError as exc:
+            return exc
+
     def stream(self, job: Job, on_text: OnText) -> GenResult:
-        [res] = self.generate([job], on_text=on_text)
-        if isinstance(res, AgentError):
-            raise res
-        return res
+        if self._batcher is None:
+            raise InvalidRequest("this model is an encoder: it does not generate", agent=self.name)
+        return self._batcher.run(self._item(job), seed=job.seed, on_text=on_text)
 
     def label_logprobs(self, messages: list[dict[str, str]], labels: list[str]) -> tuple[list[float], int]:
         """Every (prompt, label) pair in one forward pass; each label's mean token log-probability."""
@@ -193,7 +222,7 @@ class TransformersEngine:
         # Logits only where a label token is predicted: the full [rows, width, vocab] tensor
         # would dwarf the model.
         positions = [(r, len(prompt) - 1 + j, t) for r, lab in enumerate(label_ids) for j, t in enumerate(lab)]
-        with torch.inference_mode():
+        with self._model_lock, torch.inference_mode():
             hidden = lm.model.base_model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).last_hidden_state
             picked = hidden[[r for r, _, _ in positions], [c for _, c, _ in positions]]
             logprobs = torch.log_softmax(lm.model.get_output_embeddings()(picked).float(), dim=-1)
@@ -225,6 +254,8 @@ class TransformersEngine:
             "tasks": [t.value for t in self.spec.tasks],
             "classify_method": method,
             "load_s": round(lm.load_s, 3),
+            "batching": "continuous" if self._batcher is not None else "whole batch",
+            **(self._batcher.stats() if self._batcher is not None else {}),
             "gguf_cache": lm.gguf_cache,
             "gguf_cache_hit": lm.gguf_cache_hit,
         }

@@ -51,6 +51,7 @@ def _usage(resp: dict[str, Any]) -> tuple[int, int, int]:
 class LlamaCppEngine:
     """One agent's GGUF model on llama.cpp. Build with ``LlamaCppEngine(spec, threads=...).load()``."""
 
+    engine_name = "llama_cpp"
     concurrent = True
     kind: Literal["causal", "encoder"] = "causal"
 
