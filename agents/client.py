@@ -27,7 +27,7 @@ import os
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
@@ -43,20 +43,14 @@ from agents.errors import (
 from agents.protocol import (
     REQUEST_TYPES,
     ChatMessage,
-    ChatRequest,
     ChatResponse,
-    ClassifyRequest,
     ClassifyResponse,
-    EmbedRequest,
     EmbedResponse,
-    ExtractRequest,
     ExtractResponse,
-    GenerateRequest,
     GenerateResponse,
     StreamChunk,
     TaskKind,
     Tool,
-    ToolCallRequest,
     ToolCallResponse,
 )
 from agents.usage import record_call
@@ -172,38 +166,15 @@ class _Coalescer:
 
     async def _send(self, items: list[tuple[BaseModel, asyncio.Future[Any]]]) -> None:
         client, task = self.client, self.task
-        retryable = _retryable_exceptions()
-        down = _down_exceptions()
-        started = time.perf_counter()
-        deadline = time.monotonic() + client.retry.deadline_s
-        attempt = 0
+        requests = [req for req, _ in items]
+
+        def send(deadline: float) -> Awaitable[Any]:
+            return client._await(task, client._method_handle("bulk").remote(task.value, requests), deadline)
+
         try:
-            while True:
-                attempt += 1
-                try:
-                    handle = client._method_handle("bulk")
-                    response = handle.remote(task.value, [req for req, _ in items])
-                    results = await client._await(task, response, deadline)
-                    break
-                except down as exc:
-                    reason = await _down_reason(client.app_name, client.name)
-                    if reason is not None:
-                        raise client._down(task, reason, record=False) from exc
-                    client._stale_handle(exc)
-                    delay = client._lost(task, attempt, exc, started, deadline)
-                    if delay is None:
-                        raise client._unavailable(task, attempt, exc, record=False) from exc
-                    await asyncio.sleep(delay)
-                except retryable as exc:
-                    delay = client._lost(task, attempt, exc, started, deadline)
-                    if delay is None:
-                        err = client._unavailable(task, attempt, exc, record=False)
-                        for _, fut in items:
-                            if not fut.done():
-                                fut.set_exception(err)
-                        return
-                    await asyncio.sleep(delay)
-        except BaseException as exc:  # anything else reaches every caller, typed as it came
+            # Not recorded here: each caller records its own call (see `AgentClient.call`).
+            results = await client._with_retries(task, send, record=False)
+        except BaseException as exc:  # every caller gets the error, typed as it came
             for _, fut in items:
                 if not fut.done():
                     fut.set_exception(exc)
@@ -307,8 +278,12 @@ def _unknown(name: str, exc: Exception) -> None:
     log.debug("agent health unknown", agent=name, error=f"{type(exc).__name__}: {exc}"[:200])
 
 
-def _down_reason_sync(app_name: str, name: str) -> str | None:
-    """Why the agent cannot serve now (cached briefly), or None when it can or nobody knows."""
+async def _down_reason(app_name: str, name: str, *, sync: bool = False) -> str | None:
+    """Why the agent cannot serve now (cached briefly), or None when it can or nobody knows.
+
+    `sync`: for a synchronous caller, which drives this with `_drive`: the controller's answer
+    is waited for with `ray.get` instead of awaited, so the coroutine never suspends.
+    """
     import ray
 
     cached, reason = _down_cached(app_name, name)
@@ -317,8 +292,9 @@ def _down_reason_sync(app_name: str, name: str) -> str | None:
     controller = _controller()
     if controller is None:
         return _remember(app_name, name, "Serve is not running on this cluster")
+    ref = controller.get_deployment_details.remote(app_name, name)
     try:
-        details = ray.get(controller.get_deployment_details.remote(app_name, name), timeout=5)
+        details = ray.get(ref, timeout=5) if sync else await asyncio.wait_for(ref, 5)
     except KeyError:  # Ray re-raises the controller's KeyError as one
         return _remember(app_name, name, _GONE)
     except Exception as exc:
@@ -327,22 +303,15 @@ def _down_reason_sync(app_name: str, name: str) -> str | None:
     return _remember(app_name, name, _judge(details))
 
 
-async def _down_reason(app_name: str, name: str) -> str | None:
-    """`_down_reason_sync` for the event loop."""
-    cached, reason = _down_cached(app_name, name)
-    if cached:
-        return reason
-    controller = _controller()
-    if controller is None:
-        return _remember(app_name, name, "Serve is not running on this cluster")
+def _drive(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run to its end, in this thread, a coroutine that never suspends (the `sync=True` path
+    of `AgentClient._with_retries` or `_down_reason`); its result, or its exception raised."""
     try:
-        details = await asyncio.wait_for(controller.get_deployment_details.remote(app_name, name), 5)
-    except KeyError:
-        return _remember(app_name, name, _GONE)
-    except Exception as exc:
-        _unknown(name, exc)
-        return _remember(app_name, name, None)
-    return _remember(app_name, name, _judge(details))
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("a synchronous agent call suspended")  # a bug: the sync path awaited something real
 
 
 async def _result_of(response: Any) -> Any:
@@ -506,7 +475,7 @@ class AgentClient:
                 else:
                     finished = True
                     return result
-                reason = _down_reason_sync(self.app_name, self.name)
+                reason = _drive(_down_reason(self.app_name, self.name, sync=True))
                 if reason is not None:
                     raise AgentUnavailable(f"{task.value} call ended: {reason}", agent=self.name)
         except BaseException:
@@ -515,22 +484,61 @@ class AgentClient:
                     response.cancel()
             raise
 
-    @staticmethod
-    def _request(task: TaskKind, request: BaseModel | dict[str, Any]) -> BaseModel:
+    # -- retries ----------------------------------------------------------------------
+
+    async def _with_retries(
+        self, task: TaskKind, send: Callable[[float], Awaitable[Any]], *, record: bool, sync: bool = False
+    ) -> Any:
+        """`await send(deadline)` until it returns, retrying calls lost with a replica.
+
+        The one retry loop of the client: coalesced, direct and synchronous calls all run it.
+        A lost replica is retried with backoff until `RetryConfig.timeout_s` or the call's
+        deadline; a refusal by Serve is retried only when the controller says the agent can
+        still serve (then the handle is renewed), else it ends the call as down. `record`:
+        failures are recorded as this client's calls. `sync`: a synchronous caller drives this
+        coroutine with `_drive`, so it waits with blocking calls and never suspends.
+        """
+        started, deadline = time.perf_counter(), time.monotonic() + self.retry.deadline_s
+        down = _down_exceptions()
+        lost = _retryable_exceptions() + down
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await send(deadline)
+            except AgentUnavailable as exc:  # its deadline passed, or the agent went down meanwhile
+                raise (self._record_failure(task, exc) if record else exc) from None
+            except lost as exc:
+                if isinstance(exc, down):
+                    reason = await _down_reason(self.app_name, self.name, sync=sync)
+                    if reason is not None:
+                        raise self._down(task, reason, record) from exc
+                    self._stale_handle(exc)
+                delay = self._lost(task, attempt, exc, started, deadline)
+                if delay is None:
+                    raise self._unavailable(task, attempt, exc, record) from exc
+                if sync:
+                    time.sleep(delay)
+                else:
+                    await asyncio.sleep(delay)
+
+    def _request(self, task: TaskKind, request: BaseModel | dict[str, Any]) -> BaseModel:
+        """The typed request for `task`, validated here, once per call: the typed methods pass
+        their fields, and the replica takes the instance as it is (pydantic does not validate
+        an instance of the model again)."""
         cls = REQUEST_TYPES[task]
         if isinstance(request, cls):
             return request
         try:
             return cls.model_validate(request)
         except ValidationError as exc:
-            raise InvalidRequest(f"bad {task.value} request: {exc}") from exc
+            raise InvalidRequest(f"bad {task.value} request: {exc}", agent=self.name) from exc
 
     async def call(self, task: TaskKind | str, request: BaseModel | dict[str, Any]) -> Any:
         """Send one typed request for `task`; the typed response, or a raised AgentError."""
         task = TaskKind(task)
         req = self._request(task, request)
         started = time.perf_counter()
-        deadline = time.monotonic() + self.retry.deadline_s
         if self.coalesce:
             self._get_handle()  # AgentNotFound here, in the caller, not in the shared sender
             try:
@@ -541,32 +549,11 @@ class AgentClient:
                     record_call(self.name, task, None, str(exc))
                 raise type(exc)(exc.message, agent=self.name) from exc
             return self._finish(task, result, started)
-        retryable = _retryable_exceptions()
-        down = _down_exceptions()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                result = await self._await(task, self._method_handle(task.value).remote(req), deadline)
-            except AgentUnavailable as exc:
-                raise self._record_failure(task, exc) from None
-            except down as exc:
-                reason = await _down_reason(self.app_name, self.name)
-                if reason is not None:
-                    raise self._down(task, reason) from exc
-                self._stale_handle(exc)
-                delay = self._lost(task, attempt, exc, started, deadline)
-                if delay is None:
-                    raise self._unavailable(task, attempt, exc) from exc
-                await asyncio.sleep(delay)
-                continue
-            except retryable as exc:
-                delay = self._lost(task, attempt, exc, started, deadline)
-                if delay is None:
-                    raise self._unavailable(task, attempt, exc) from exc
-                await asyncio.sleep(delay)
-                continue
-            return self._finish(task, result, started)
+
+        def send(deadline: float) -> Awaitable[Any]:
+            return self._await(task, self._method_handle(task.value).remote(req), deadline)
+
+        return self._finish(task, await self._with_retries(task, send, record=True), started)
 
     def call_sync(self, task: TaskKind | str, request: BaseModel | dict[str, Any]) -> Any:
         """`call` for synchronous code (not from inside a running event loop: await `call` there)."""
@@ -580,34 +567,12 @@ class AgentClient:
             )
         task = TaskKind(task)
         req = self._request(task, request)
-        retryable = _retryable_exceptions()
-        down = _down_exceptions()
         started = time.perf_counter()
-        deadline = time.monotonic() + self.retry.deadline_s
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                result = self._wait_sync(task, self._method_handle(task.value).remote(req), deadline)
-            except AgentUnavailable as exc:
-                raise self._record_failure(task, exc) from None
-            except down as exc:
-                reason = _down_reason_sync(self.app_name, self.name)
-                if reason is not None:
-                    raise self._down(task, reason) from exc
-                self._stale_handle(exc)
-                delay = self._lost(task, attempt, exc, started, deadline)
-                if delay is None:
-                    raise self._unavailable(task, attempt, exc) from exc
-                time.sleep(delay)
-                continue
-            except retryable as exc:
-                delay = self._lost(task, attempt, exc, started, deadline)
-                if delay is None:
-                    raise self._unavailable(task, attempt, exc) from exc
-                time.sleep(delay)
-                continue
-            return self._finish(task, result, started)
+
+        async def send(deadline: float) -> Any:  # blocks: see `_with_retries`
+            return self._wait_sync(task, self._method_handle(task.value).remote(req), deadline)
+
+        return self._finish(task, _drive(self._with_retries(task, send, record=True, sync=True)), started)
 
     async def stream(
         self,
@@ -626,9 +591,9 @@ class AgentClient:
         if (prompt is None) == (messages is None):
             raise InvalidRequest("stream takes exactly one of prompt= or messages=", agent=self.name)
         if messages is not None:
-            task, req = TaskKind.CHAT, self._chat_req(messages, **params)
+            task, req = TaskKind.CHAT, self._request(TaskKind.CHAT, self._chat_req(messages, **params))
         else:
-            task, req = TaskKind.GENERATE, self._generate_req(prompt or "", **params)
+            task, req = TaskKind.GENERATE, self._request(TaskKind.GENERATE, self._generate_req(prompt or "", **params))
         started = time.perf_counter()
         deadline = time.monotonic() + self.retry.deadline_s
         gen = self._get_handle().options(method_name="stream", stream=True).remote(task.value, req)
@@ -659,37 +624,38 @@ class AgentClient:
                 gen.cancel()
 
     # -- typed requests -----------------------------------------------------------------
+    # The typed methods gather their fields; `_request` validates them, once (InvalidRequest).
 
     @staticmethod
-    def _generate_req(prompt: str, **params: Any) -> GenerateRequest:
-        return GenerateRequest(prompt=prompt, **params)
+    def _generate_req(prompt: str, **params: Any) -> dict[str, Any]:
+        return {**params, "prompt": prompt}
 
     @staticmethod
-    def _chat_req(messages: str | Sequence[ChatMessage | dict[str, str]], **params: Any) -> ChatRequest:
+    def _chat_req(messages: str | Sequence[ChatMessage | dict[str, str]], **params: Any) -> dict[str, Any]:
         if isinstance(messages, str):
-            messages = [ChatMessage(role="user", content=messages)]
-        return ChatRequest(messages=list(messages), **params)
+            messages = [{"role": "user", "content": messages}]
+        return {**params, "messages": list(messages)}
 
     @staticmethod
-    def _classify_req(text: str, labels: Sequence[str] | None, **params: Any) -> ClassifyRequest:
-        return ClassifyRequest(text=text, labels=list(labels) if labels is not None else None, **params)
+    def _classify_req(text: str, labels: Sequence[str] | None, **params: Any) -> dict[str, Any]:
+        return {**params, "text": text, "labels": list(labels) if labels is not None else None}
 
     @staticmethod
-    def _extract_req(text: str, schema: dict[str, Any] | type[BaseModel], **params: Any) -> ExtractRequest:
+    def _extract_req(text: str, schema: dict[str, Any] | type[BaseModel], **params: Any) -> dict[str, Any]:
         json_schema = schema.model_json_schema() if isinstance(schema, type) else schema
-        return ExtractRequest(text=text, json_schema=json_schema, **params)
+        return {**params, "text": text, "json_schema": json_schema}
 
     @staticmethod
     def _tool_req(
         request: str | Sequence[ChatMessage | dict[str, str]], tools: Sequence[Tool | dict[str, Any]], **params: Any
-    ) -> ToolCallRequest:
+    ) -> dict[str, Any]:
         key = "text" if isinstance(request, str) else "messages"
         value = request if isinstance(request, str) else list(request)
-        return ToolCallRequest(**{key: value}, tools=list(tools), **params)
+        return {**params, key: value, "tools": list(tools)}
 
     @staticmethod
-    def _embed_req(texts: str | Sequence[str], **params: Any) -> EmbedRequest:
-        return EmbedRequest(texts=[texts] if isinstance(texts, str) else list(texts), **params)
+    def _embed_req(texts: str | Sequence[str], **params: Any) -> dict[str, Any]:
+        return {**params, "texts": [texts] if isinstance(texts, str) else list(texts)}
 
     def _typed(self, schema: dict[str, Any] | type[BaseModel], resp: ExtractResponse) -> ExtractResponse:
         """With a pydantic model as the schema, `data` comes back as an instance of it."""
