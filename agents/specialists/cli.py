@@ -61,10 +61,12 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--epochs", type=click.IntRange(1, 100), default=1, show_default=True, help="LoRA: passes over --data.")
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="LoRA: learning rate.")
 @click.option("--rank", type=click.IntRange(1, 256), default=8, show_default=True, help="LoRA: adapter rank.")
+@click.option("--method", type=click.Choice(["head", "finetune"]), default="head", show_default=True,
+              help="classify: a head over the frozen encoder, or first fine-tune the encoder's top layers on --data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on the last line.")
 def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, label_descriptions: Path | None,
           seed: int, test_fraction: float, fleet_file: str | None, threads: int, epochs: int, lr: float, rank: int,
-          as_json: bool) -> None:
+          method: str, as_json: bool) -> None:
     """Train specialist NAME on --data over --base; each run is a new version under $SLMFLOW_HOME/specialists."""
     _quiet()
     from rich.console import Console
@@ -105,7 +107,7 @@ def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, l
             if task == "classify":
                 result = train_classifier(name, base=base, data=data, eval_data=eval_data, fleet=fleet,
                                           label_descriptions=descriptions, seed=seed, test_fraction=test_fraction,
-                                          threads=threads, progress=on_progress)
+                                          threads=threads, progress=on_progress, method=method)
             else:
                 from agents.specialists.adapters import train_adapter
 
@@ -118,7 +120,7 @@ def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, l
     if not as_json and task != "classify":
         scores = ", ".join(f"{k} {m[k]:.1%}" for k in ("schema_valid", "exact_fields", "tool_accuracy", "exact_match")
                            if k in m)
-        before = ", ".join(f"{k} {v:.1%}" for k, v in m.get("base", {}).items())
+        before = ", ".join(f"{k} {v:.1%}" for k, v in m.get("base", {}).items() if isinstance(v, float))
         click.echo(f"trained {result.name} v{result.version} (LoRA, {task}) in {m['train_s']:.1f} s -> {result.path}")
         click.echo(f"evaluated on {m['eval_rows']} rows ({m['eval_source']}) through llama.cpp: {scores}"
                    + (f"; base model without the adapter: {before}" if before else ""))

@@ -29,6 +29,7 @@ log = get_logger(component="specialists.train")
 
 # Candidate inverse regularisation strengths for the head, picked by cross-validation.
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+METHODS = ("head", "finetune")
 DEFAULT_C = 10.0  # too few examples per label to cross-validate
 EMBED_CHUNK = 32
 # Files of a base model folder a version folder does not need.
@@ -192,17 +193,26 @@ def train_classifier(
     zero_shot: bool = True,
     registry: Registry | None = None,
     progress: Progress | None = None,
+    method: str = "head",
+    finetune_layers: int = 2,
+    finetune_epochs: int = 8,
+    finetune_lr: float = 1e-4,
 ) -> TrainResult:
     """Train a head for ``name`` on ``data`` over the encoder ``base``; write and return the new version.
 
     ``threads``: torch CPU threads (0 leaves the process setting alone). ``progress(stage, done, total)``
     is called as embedding proceeds. Raises TrainError / DataError with the reason.
+    ``method``: "head" (a head over the frozen encoder) or "finetune" (first tune the encoder's
+    top ``finetune_layers`` blocks on the training texts, see ``agents.specialists.finetune``;
+    the version folder then holds the tuned weights instead of a link to the base's).
     """
     from agents.protocol import TaskKind
     from agents.runtime import ModelRunner
     from agents.spec import AgentSpec
 
     check_name(name)
+    if method not in METHODS:
+        raise TrainError(f"classify method must be one of {', '.join(METHODS)}; got {method!r}")
     registry = registry or Registry()
     t0 = time.perf_counter()
     train_set = data if isinstance(data, Dataset) else load_examples(data)
@@ -229,6 +239,18 @@ def train_classifier(
     if progress:
         progress("loading base", 1, 1)
 
+    # The zero-shot baseline is the base encoder's, so it runs before any tuning.
+    base_pred = _zero_shot(runner, [e.text for e in eval_rows], labels, label_descriptions) \
+        if zero_shot and eval_rows else None
+    tuned: dict[str, Any] = {}
+    if method == "finetune":
+        from agents.specialists.finetune import finetune_encoder
+
+        # Tunes the runner's own model in place: embeddings below, the evaluation and the
+        # saved weights all come from the tuned encoder, through the serving code path.
+        tuned = finetune_encoder(runner.engine.lm, [e.text for e in train_rows], [e.label for e in train_rows],
+                                 layers=finetune_layers, epochs=finetune_epochs, lr=finetune_lr, seed=seed,
+                                 max_tokens=max_tokens, progress=progress)
     x_train = _embed(runner, [e.text for e in train_rows], "embedding training texts", progress)
     if progress:
         progress("fitting head", 0, 1)
@@ -245,25 +267,29 @@ def train_classifier(
     if train_set.format == "migrate_export":
         # The labels are the LLM's answers: accuracy against them is agreement with the LLM.
         metrics["agreement"] = metrics.get("accuracy")
-    if zero_shot and eval_rows:
-        base_pred = _zero_shot(runner, [e.text for e in eval_rows], head.labels, label_descriptions)
+    if base_pred is not None:
         metrics["zero_shot_accuracy"] = round(sum(p == g for p, g in zip(base_pred, gold, strict=True)) / len(gold), 4)
     metrics["train_s"] = round(time.perf_counter() - t0, 2)
 
     meta = SpecialistMeta(
-        name=name, version=1, task="classify", method="head", base=base, base_model=model_ref,
+        name=name, version=1, task="classify", method=method, base=base, base_model=model_ref,
         max_input_tokens=max_tokens, labels=head.labels,
         data=DataInfo(path=str(train_set.path), sha256=train_set.sha256, rows=len(train_set.examples),
                       format=train_set.format),
         eval_data=DataInfo(path=str(held_set.path), sha256=held_set.sha256, rows=len(held_set.examples),
                            format=held_set.format) if held_set is not None else None,
-        hyperparameters={**params, "seed": seed, "test_fraction": test_fraction if held_set is None else None,
+        hyperparameters={**params, **tuned, "seed": seed, "test_fraction": test_fraction if held_set is None else None,
                          "features": "normalised sentence embedding", "embedding_dim": head.dim},
         metrics=metrics,
     )
     staging = registry.staging_dir(name)
     try:
-        _materialise(Path(runner.spec.source().location), staging)
+        base_folder = Path(runner.spec.source().location)
+        _materialise(base_folder, staging)
+        if method == "finetune":
+            from agents.specialists.finetune import save_encoder
+
+            save_encoder(runner.engine.lm, base_folder, staging)
         head.save(staging)
         meta = registry.commit(name, staging, meta)
     except BaseException:
@@ -274,5 +300,5 @@ def train_classifier(
     return TrainResult(name=name, version=meta.version, path=str(path), labels=head.labels, metrics=metrics, meta=meta)
 
 
-__all__ = ["C_GRID", "TrainError", "TrainResult", "evaluate", "fleet_agent", "resolve_base", "train_classifier"]
+__all__ = ["C_GRID", "METHODS", "TrainError", "TrainResult", "evaluate", "fleet_agent", "resolve_base", "train_classifier"]
 

@@ -11,7 +11,15 @@ import pytest
 from agents.protocol import ExtractResponse
 from agents.runtime import ModelRunner
 from agents.spec import AgentSpec
-from agents.specialists.adapters import ADAPTER_FILE, compact, infer_schema, load_rows, train_adapter
+from agents.specialists.adapters import (
+    ADAPTER_FILE,
+    _batch_loss,
+    compact,
+    infer_schema,
+    load_rows,
+    shared_prefix,
+    train_adapter,
+)
 from agents.specialists.data import DataError
 from agents.specialists.registry import Registry
 
@@ -36,8 +44,13 @@ def test_training_writes_a_versioned_lora_specialist(trained: tuple[Registry, ob
     assert (Path(result.path) / ADAPTER_FILE).is_file()
     hp = meta.hyperparameters
     assert hp["steps"] == 4 and hp["final_loss"] < hp["first_loss"]
+    # The rows' prompts share the system message: trained once per batch, not once per row.
+    assert hp["shared_prefix_tokens"] > 10
     for key in ("schema_valid", "exact_fields", "exact_match"):
         assert 0.0 <= result.metrics[key] <= 1.0 and key in result.metrics["base"]
+    # The report says which fields fail and shows the wrong answers.
+    assert set(result.metrics["per_field"]) == {"name", "age"}
+    assert len(result.metrics["mistakes"]) == min(10, round((1 - result.metrics["exact_match"]) * len(ROWS)))
     assert meta.data.rows == len(ROWS) and len(meta.data.sha256) == 64
 
 
@@ -86,3 +99,35 @@ def test_slmflow_train_extract_prints_the_report_as_json(tiny_gguf: Path, tmp_pa
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["name"] == "tinycli" and report["version"] >= 1
     assert {"schema_valid", "exact_fields", "base"} <= set(report["metrics"])
+
+
+def test_shared_prefix_leaves_every_prompt_its_last_token() -> None:
+    assert shared_prefix([([1, 2, 3, 4], [9]), ([1, 2, 5], [9]), ([1, 2, 3, 7, 8], [9])]) == 2
+    assert shared_prefix([([1, 2, 3], [9]), ([1, 2, 3], [8])]) == 2
+    assert shared_prefix([([4, 2], [9]), ([1, 2], [9])]) == 0
+
+
+def test_a_shared_prefix_gives_the_loss_and_gradients_of_whole_sequences(tiny_llm_dir: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llm_dir, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
+                                             init_lora_weights=False))
+    model.train()
+    prefix = [5, 9, 11, 3, 7, 8, 2, 1, 4]
+    batch = [([*prefix, 12, 13], [20, 21, 22]), ([*prefix, 14], [23, 24]), ([*prefix, 15, 16, 17], [25])]
+    shared = shared_prefix(batch)
+    assert shared == len(prefix)
+    out = []
+    for n in (0, shared):
+        model.zero_grad()
+        loss = _batch_loss(model, batch, n, pad=0)
+        loss.backward()
+        grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
+        out.append((float(loss.detach()), grads))
+    assert out[0][0] == pytest.approx(out[1][0], rel=1e-5)
+    assert float(out[0][1].abs().max()) > 0
+    torch.testing.assert_close(out[0][1], out[1][1], atol=1e-5, rtol=1e-4)

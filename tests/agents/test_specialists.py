@@ -90,6 +90,40 @@ def test_train_a_head_and_serve_it_through_the_runtime_without_labels(
     assert isinstance(bad, InvalidRequest) and "'spam'" in str(bad) and "negative" in str(bad)
 
 
+def test_a_finetuned_encoder_is_its_own_weights_file_and_serves_as_evaluated(
+    tiny_bert_dir: Path, home: Path, tmp_path: Path
+) -> None:
+    from safetensors import safe_open
+
+    base_weights = tiny_bert_dir / "model.safetensors"
+    before = hashlib.sha256(base_weights.read_bytes()).hexdigest()
+    data = _write(tmp_path / "sentiment.jsonl", ROWS)
+    result = train_classifier("tuned", base=str(tiny_bert_dir), data=data, method="finetune", finetune_epochs=3,
+                              finetune_lr=1e-3, finetune_layers=1)
+    folder = Path(result.path)
+    meta = Registry().meta("tuned")
+    assert meta.method == "finetune" and meta.hyperparameters["finetune_steps"] == 3
+    assert meta.hyperparameters["finetuned_layers"] == 1
+    # The base's weights are untouched (never written through the version's hard links) ...
+    assert hashlib.sha256(base_weights.read_bytes()).hexdigest() == before
+    tuned = folder / "model.safetensors"
+    assert tuned.stat().st_ino != base_weights.stat().st_ino
+    with safe_open(str(tuned), framework="numpy") as new, safe_open(str(base_weights), framework="numpy") as old:
+        assert set(new.keys()) == set(old.keys())
+        top = [k for k in old.keys() if k.startswith("encoder.layer.1.") and k.endswith("weight")]  # noqa: SIM118
+        # ... the top block changed, the embeddings did not.
+        assert any(not np.array_equal(new.get_tensor(k), old.get_tensor(k)) for k in top)
+        emb = "embeddings.word_embeddings.weight"
+        np.testing.assert_array_equal(new.get_tensor(emb), old.get_tensor(emb))
+    # Served from the version folder, the model gives the confidences the evaluation measured in training.
+    spec = AgentSpec(name="tuned", model="specialist:tuned", tasks=["classify", "embed"], device="cpu")
+    runner = ModelRunner(spec, threads=0).load()
+    out = runner.run_batch(TaskKind.CLASSIFY, [ClassifyRequest(text=t) for t, _ in ROWS])
+    served_conf = float(np.mean([max(r.scores.values()) for r in out]))
+    assert served_conf == pytest.approx(meta.metrics["mean_confidence"], abs=1e-3)
+    assert np.mean([r.label == lab for r, (_, lab) in zip(out, ROWS, strict=True)]) == meta.metrics["accuracy"]
+
+
 def test_an_agent_without_a_head_still_needs_labels(tiny_bert_runner: ModelRunner) -> None:
     [err] = tiny_bert_runner.run_batch(TaskKind.CLASSIFY, [{"text": "hello"}])
     assert isinstance(err, InvalidRequest) and "labels are required" in str(err)

@@ -1,0 +1,167 @@
+"""Choose a specialist's configuration on a validation split carved out of the TRAIN files only.
+
+The held-out test files (`*.test.jsonl`, `*.test2.jsonl`) are never read here. The validation
+split imitates what the test files do to a specialist: it holds out whole sentence templates
+(and, for extraction, customer names and products) of the training file, so a configuration
+is judged on phrasings and values it did not train on.
+
+- extract: validation = the training file's rows written with the last 2 of its 8 templates;
+  training part = its rows that use none of those templates, none of the last 3 of its 12
+  names and none of the last 2 of its 10 products, topped up to 160 rows with rows from the
+  same training generator and pools (seed 1). Unseen names/products in validation are scored
+  separately.
+- tools: validation = the training file's rows written with the last template of each tool;
+  training part = the other rows.
+
+    nice -n 10 .venv/bin/python benchmarks/specialize_validate.py extract [--epochs 1 --lr 2e-3 --rank 8 --layers 12]
+    nice -n 10 .venv/bin/python benchmarks/specialize_validate.py tools [--method head|finetune]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+DATA = Path(__file__).resolve().parents[1] / "workflows" / "data"
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{\w+\})", template)
+    return re.compile("".join(f"(?P<{p[1:-1]}>.*?)" if p.startswith("{") else re.escape(p) for p in parts))
+
+
+def template_of(text: str, templates: list[str]) -> int:
+    hits = [i for i, t in enumerate(templates) if _pattern(t).fullmatch(text)]
+    if len(hits) != 1:
+        raise SystemExit(f"cannot tell the template of {text!r}: {hits}")
+    return hits[0]
+
+
+def write(rows: list[dict], path: Path) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def extract_split(tmp: Path) -> tuple[Path, Path, list[dict]]:
+    import make_extraction_data as gen
+
+    rows = [json.loads(line) for line in (DATA / "order_extraction.train.jsonl").open()]
+    val_t = set(range(len(gen.TRAIN_TEMPLATES) - 2, len(gen.TRAIN_TEMPLATES)))
+    val_names, val_products = set(gen.TRAIN_NAMES[-3:]), set(gen.TRAIN_PRODUCTS[-2:])
+    val = [r for r in rows if template_of(r["text"], gen.TRAIN_TEMPLATES) in val_t]
+    train = [r for r in rows if template_of(r["text"], gen.TRAIN_TEMPLATES) not in val_t
+             and r["output"]["customer"] not in val_names and r["output"]["product"] not in val_products]
+    pools = ([t for i, t in enumerate(gen.TRAIN_TEMPLATES) if i not in val_t],
+             [n for n in gen.TRAIN_NAMES if n not in val_names], [p for p in gen.TRAIN_PRODUCTS if p not in val_products])
+    train += gen.rows(160 - len(train), *pools, random.Random(1))
+    print(f"extract: {len(train)} training rows, {len(val)} validation rows "
+          f"({sum(r['output']['customer'] in val_names for r in val)} with an unseen name, "
+          f"{sum(r['output']['product'] in val_products for r in val)} with an unseen product)")
+    return write(train, tmp / "train.jsonl"), write(val, tmp / "val.jsonl"), val
+
+
+def tools_split(tmp: Path, fold: int = -1) -> tuple[Path, Path]:
+    """Fold k holds out the k-th template of every tool (-1: the last one)."""
+    import make_tool_data as gen
+
+    rows = [json.loads(line) for line in (DATA / "tool_choice.train.jsonl").open()]
+    train, val = [], []
+    for r in rows:
+        templates = gen.TRAIN[r["tool_call"]["name"]]
+        k = fold if fold >= 0 else len(templates) - 1
+        (val if template_of(r["text"], templates) == k else train).append(r)
+    print(f"tools fold {fold}: {len(train)} training rows, {len(val)} validation rows")
+    return write(train, tmp / f"train{fold}.jsonl"), write(val, tmp / f"val{fold}.jsonl")
+
+
+def tools_cv(args: argparse.Namespace, tmp: Path, registry: object) -> None:
+    """Leave-one-template-out over the training file (5 folds: every row is validation once)."""
+    from specialize_lora import as_classify
+
+    from agents.specialists.train import train_classifier
+
+    right = total = 0
+    wrong: list[str] = []
+    times = []
+    for fold in args.folds:
+        train, val = tools_split(tmp, fold)
+        res = train_classifier(f"val{fold}", base="minilm", data=as_classify(train, tmp / f"tr{fold}.jsonl"),
+                               eval_data=as_classify(val, tmp / f"va{fold}.jsonl"), threads=args.threads,
+                               registry=registry, method=args.method, zero_shot=False,
+                               finetune_layers=args.ft_layers, finetune_epochs=args.epochs, finetune_lr=args.lr)
+        n = res.metrics["eval_rows"]
+        right += round(res.metrics["accuracy"] * n)
+        total += n
+        times.append(res.metrics["train_s"])
+        print(f"fold {fold}: accuracy {res.metrics['accuracy']:.3f} of {n}, {res.metrics['per_label_accuracy']}, "
+              f"{res.metrics['train_s']} s")
+        wrong += [f"fold {fold}: {lab} {acc}" for lab, acc in res.metrics["per_label_accuracy"].items() if acc < 1]
+    print(f"leave-one-template-out accuracy {right}/{total} = {right / total:.3f}; train s {times}")
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    if done == total or done % 5 == 0:
+        print(f"{time.strftime('%H:%M:%S')} {stage} {done}/{total} load {os.getloadavg()[0]:.1f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task", choices=["extract", "tools", "tools-cv", "tool-lora"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--rank", type=int, default=8)
+    parser.add_argument("--layers", type=int, default=12)
+    parser.add_argument("--method", default="head")
+    parser.add_argument("--ft-layers", type=int, default=2)
+    parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    args = parser.parse_args()
+
+    from agents.specialists.registry import Registry
+
+    registry = Registry(tempfile.mkdtemp(prefix="slmflow-validate-"))
+    tmp = Path(tempfile.mkdtemp())
+    print(f"load {os.getloadavg()[0]:.1f}, {args.threads} threads, {vars(args)}")
+    t = time.perf_counter()
+    if args.task == "extract":
+        from agents.specialists.adapters import train_adapter
+
+        train, val, _ = extract_split(tmp)
+        res = train_adapter("val", task="extract", base="smollm2", data=train, eval_data=val, threads=args.threads,
+                            registry=registry, epochs=args.epochs, lr=args.lr, rank=args.rank, layers=args.layers,
+                            compare_base=False, progress=_progress)
+    elif args.task == "tool-lora":
+        from agents.specialists.adapters import train_adapter
+
+        train, val = tools_split(tmp)
+        res = train_adapter("val", task="tool_call", base="smollm2", data=train, eval_data=val, threads=args.threads,
+                            registry=registry, epochs=args.epochs, lr=args.lr, rank=args.rank, layers=args.layers,
+                            compare_base=False, progress=_progress)
+    elif args.task == "tools-cv":
+        tools_cv(args, tmp, registry)
+        print(f"total {time.perf_counter() - t:.0f} s, load now {os.getloadavg()[0]:.1f}")
+        return
+    else:
+        from specialize_lora import as_classify
+
+        from agents.specialists.train import train_classifier
+
+        train, val = tools_split(tmp)
+        res = train_classifier("val", base="minilm", data=as_classify(train, tmp / "tr.jsonl"),
+                               eval_data=as_classify(val, tmp / "va.jsonl"), threads=args.threads, registry=registry,
+                               method=args.method)
+    print(json.dumps(res.metrics, indent=1))
+    print(f"total {time.perf_counter() - t:.0f} s, load now {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
