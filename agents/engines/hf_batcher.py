@@ -30,7 +30,7 @@ from agents.engines.admission import Admission
 from agents.engines.base import GenResult, OnText
 from agents.errors import AgentError
 from agents.models.loader import LoadedModel
-from agents.tasks._generation import GenItem, eos_ids
+from agents.tasks._generation import GenItem, eos_ids, nucleus
 from orchestrator.logging import get_logger
 
 log = get_logger(component="hf_batcher")
@@ -256,12 +256,7 @@ class ContinuousBatcher:
                 continue
             scores = logits[i] / temp
             if top_p < 1:
-                ordered, order = torch.sort(scores, descending=True)
-                cum = torch.softmax(ordered, dim=-1).cumsum(-1)
-                drop = cum > top_p
-                drop[1:] = drop[:-1].clone()
-                drop[0] = False
-                scores[order[drop]] = float("-inf")
+                nucleus(scores, top_p)
             probs = torch.softmax(scores, dim=-1)
             chosen[i] = int(torch.multinomial(probs, 1, generator=row.generator))
         return chosen

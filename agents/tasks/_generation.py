@@ -1,4 +1,8 @@
-"""Batched generation for causal LMs: left padding, per-row sampling, stops and grammars.
+"""Whole-batch generation for causal LMs: left padding, per-row sampling, stops and grammars.
+
+The transformers engine generates by continuous batching (``agents.engines.hf_batcher``,
+which shares ``GenItem`` and ``eos_ids`` from here); ``generate_batch`` is the static
+reference it is checked and measured against (benchmarks/hf_continuous.py, gpu_check.py).
 
 One ``model.generate`` call serves a whole batch even when its requests ask for different
 temperatures, stop strings, token limits or JSON grammars: those are applied per row by
@@ -58,13 +62,18 @@ class _RowSampling(LogitsProcessor):
                 continue
             row.div_(temp)
             if top_p < 1:
-                sorted_logits, order = torch.sort(row, descending=True)
-                cum = torch.softmax(sorted_logits, dim=-1).cumsum(-1)
-                drop = cum > top_p
-                drop[1:] = drop[:-1].clone()
-                drop[0] = False
-                row[order[drop]] = float("-inf")
+                nucleus(row, top_p)
         return scores
+
+
+def nucleus(row: torch.Tensor, top_p: float) -> None:
+    """Top-p filtering of one row of logits, in place: keep the smallest set of tokens whose
+    probability adds up to ``top_p`` (the most likely token always stays)."""
+    ordered, order = torch.sort(row, descending=True)
+    drop = torch.softmax(ordered, dim=-1).cumsum(-1) > top_p
+    drop[1:] = drop[:-1].clone()
+    drop[0] = False
+    row[order[drop]] = float("-inf")
 
 
 class _GrammarMask(LogitsProcessor):
