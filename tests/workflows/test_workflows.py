@@ -47,16 +47,15 @@ async def test_email_triage(default_fleet_deployed: str, tmp_path: Path) -> None
             assert out["fields"]["urgency"] in ("low", "normal", "high")
     assert by_subject["Where is my order #A10234?"]["fields"]["order_ids"] == ["A10234"]
     assert by_subject["Where is my order #A10234?"]["category"] == "order_status"
-    # Spam never reaches the writer's draft step; classification and extraction ran in parallel.
+    # Spam never reaches the writer: neither its extraction nor its draft runs.
     for r in runs:
         steps = {s.name: s for s in r.steps}
         spam = r.result["category"] == "spam"
+        assert steps["extract_fields"].status.value == ("skipped" if spam else "succeeded")
         assert steps["draft_reply"].status.value == ("skipped" if spam else "succeeded")
         assert steps["route_to_spam"].status.value == ("succeeded" if spam else "skipped")
-        c, e = steps["classify_email"], steps["extract_fields"]
-        assert c.started_at < e.ended_at and e.started_at < c.ended_at
         agents = {u.agent for u in store.list_usage(run_id=r.run_id)}
-        assert agents == {"minilm", "smollm2"}
+        assert agents == ({"minilm"} if spam else {"minilm", "smollm2"})
 
 
 async def test_loan_documents(default_fleet_deployed: str, tmp_path: Path) -> None:
