@@ -266,6 +266,10 @@ def _down_cached(app_name: str, name: str) -> tuple[bool, str | None]:
 
 
 _GONE = "the agent's deployment no longer exists (deleted, or redeployed without it)"
+# Right after a deploy is submitted the controller may not know the deployment yet, and
+# says so exactly as it does for a deleted one: "gone" is a verdict only once it persists.
+_GONE_GRACE_S = 3.0
+_gone_since: dict[tuple[str, str], float] = {}
 
 
 def _remember(app_name: str, name: str, reason: str | None) -> str | None:
@@ -296,10 +300,12 @@ async def _down_reason(app_name: str, name: str, *, sync: bool = False) -> str |
     try:
         details = ray.get(ref, timeout=5) if sync else await asyncio.wait_for(ref, 5)
     except KeyError:  # Ray re-raises the controller's KeyError as one
-        return _remember(app_name, name, _GONE)
+        first = _gone_since.setdefault((app_name, name), time.monotonic())
+        return _remember(app_name, name, _GONE if time.monotonic() - first >= _GONE_GRACE_S else None)
     except Exception as exc:
         _unknown(name, exc)
         return _remember(app_name, name, None)
+    _gone_since.pop((app_name, name), None)
     return _remember(app_name, name, _judge(details))
 
 
