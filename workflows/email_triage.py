@@ -92,7 +92,10 @@ async def extract_fields(sender: str, subject: str, body: str, classification: d
         f"From: {sender}\nSubject: {subject}\n\n{body}",
         EmailFields,
         instruction="Read the customer email. Give the customer's intent in a few words and the urgency.",
-        max_new_tokens=48,
+        # Room for the longest answer the schema allows (80 characters can be 80 tokens when
+        # the model repeats itself): a typical answer takes ~20 tokens, and a repetitive one
+        # then ends schema-valid instead of as InvalidOutput at the token limit.
+        max_new_tokens=112,
     )
     fields: EmailFields = resp.data
     return {
