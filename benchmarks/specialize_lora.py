@@ -7,10 +7,15 @@
     over MiniLM (`tool_choice.*.jsonl`, the tool name as the label); with --tool-lora, also a
     LoRA tool_call adapter on SmolLM2 (tool accuracy and exact arguments).
 
-Nothing is tuned on the test files: hyper-parameters are the CLI defaults.
+Each specialist is also scored on the fresh `*.test2.jsonl` files (written before any tuning).
+Nothing is tuned on the test files: configurations are chosen on validation splits of the
+train files (`specialize_validate.py`) and are the CLI defaults, except `--method finetune`
+for tool choice (better on validation, over the 60-s classifier budget, so not the default).
 
     .venv/bin/python benchmarks/make_extraction_data.py && .venv/bin/python benchmarks/make_tool_data.py
-    .venv/bin/python benchmarks/specialize_lora.py [--threads 2] [--tool-lora]
+    nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --no-base --only-extract   # (a), 2 epochs
+    nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --skip-extract --method finetune   # (b)
+    [--threads 2] [--tool-lora]
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tool-lora", action="store_true")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--no-base", action="store_true", help="skip the base model's scores")
     parser.add_argument("--skip-extract", action="store_true")
     parser.add_argument("--only-extract", action="store_true")

@@ -142,10 +142,14 @@ def main() -> None:
     elif args.task == "tool-lora":
         from agents.specialists.adapters import train_adapter
 
-        train, val = tools_split(tmp)
-        res = train_adapter("val", task="tool_call", base="smollm2", data=train, eval_data=val, threads=args.threads,
-                            registry=registry, epochs=args.epochs, lr=args.lr, rank=args.rank, layers=args.layers,
-                            compare_base=False, progress=_progress)
+        for fold in args.folds:
+            train, val = tools_split(tmp, fold)
+            res = train_adapter(f"val{fold}", task="tool_call", base="smollm2", data=train, eval_data=val,
+                                threads=args.threads, registry=registry, epochs=args.epochs, lr=args.lr,
+                                rank=args.rank, layers=args.layers, compare_base=False, progress=_progress)
+            m = res.metrics
+            print(f"fold {fold}: tool accuracy {m['tool_accuracy']} of {m['eval_rows']}, exact call "
+                  f"{m['exact_match']}, train {m['train_s']} s; mistakes {json.dumps(m['mistakes'][:3])}", flush=True)
     elif args.task == "tools-cv":
         tools_cv(args, tmp, registry)
         print(f"total {time.perf_counter() - t:.0f} s, load now {os.getloadavg()[0]:.1f}")

@@ -58,7 +58,7 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--fleet", "fleet_file", type=click.Path(dir_okay=False), default=None,
               help="Fleet file where --base names an agent (default: $SLMFLOW_FLEET or the shipped fleet).")
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
-@click.option("--epochs", type=click.IntRange(1, 100), default=1, show_default=True, help="LoRA: passes over --data.")
+@click.option("--epochs", type=click.IntRange(1, 100), default=2, show_default=True, help="LoRA: passes over --data.")
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="LoRA: learning rate.")
 @click.option("--rank", type=click.IntRange(1, 256), default=8, show_default=True, help="LoRA: adapter rank.")
 @click.option("--method", type=click.Choice(["head", "finetune"]), default="head", show_default=True,
