@@ -7,8 +7,10 @@ The default SmolLM2 GGUF, dequantised to fp32 (the transformers engine's copy), 
       did before), every request returns when its batch's longest member finishes;
     - continuous: the engine's decode loop (``agents.engines.hf_batcher``), each request
       returns when it finishes;
-    - transformers' own continuous-batching API (``model.generate_batch``), where it runs.
     Reported: tokens/s, and the 8-token requests' p50 latency against their unloaded p50.
+(c) transformers' own continuous-batching API (``model.generate_batch``) against our loop on
+    16 requests of 64 tokens each (its API takes one token limit for all; every request runs
+    to the limit on both sides).
 (b) greedy outputs: the continuous loop's text equals each request run alone.
 
     .venv/bin/python benchmarks/hf_continuous.py [--threads 2] [--batch 8]
@@ -71,7 +73,8 @@ def continuous(engine: Any, items: list[Any]) -> tuple[float, list[float], list[
 
 
 def hf_generate_batch(lm: Any, items: list[Any]) -> float | str:
-    """transformers' own continuous batching (``generate_batch``); a reason where it fails."""
+    """transformers' own continuous batching (``generate_batch``); a reason where it fails.
+    No end-of-sequence token: every request runs to the limit."""
     from transformers import GenerationConfig
 
     try:
@@ -109,6 +112,7 @@ def main() -> None:
         return [GenItem(input_ids=engine.prompt_ids(f"{STORY} (#{i})"), max_new_tokens=n)
                 for i, n in enumerate(LENGTHS)]
 
+    continuous(engine, items())  # warm-up: torch's CPU kernels for these shapes
     alone = []
     for i in range(4):
         t = time.perf_counter()
@@ -127,7 +131,14 @@ def main() -> None:
               f"({p50 / unloaded:.1f}x their unloaded {unloaded * 1000:.0f} ms); load {os.getloadavg()[0]:.1f}",
               flush=True)
     if not args.skip_hf_api:
-        print(f"(a) transformers generate_batch: {hf_generate_batch(lm, items())}", flush=True)
+        uniform = [GenItem(input_ids=engine.prompt_ids(f"{STORY} (u{i})"), max_new_tokens=64) for i in range(16)]
+        eos = engine._batcher.eos
+        engine._batcher.eos = set()  # run to the limit, as generate_batch does below
+        ours, _, _ = continuous(engine, uniform)
+        engine._batcher.eos = eos
+        theirs = hf_generate_batch(lm, uniform)
+        shown = f"{theirs:.1f} tok/s" if isinstance(theirs, float) else f"failed: {theirs}"
+        print(f"(c) 16 x 64 tokens: our loop {ours:.1f} tok/s; transformers generate_batch {shown}", flush=True)
 
     from agents.tasks._generation import generate_batch
 

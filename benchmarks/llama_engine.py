@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/slmflow/results/llama_engine.md")
     parser.add_argument("--skip-transformers", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="engine threads, the same on every side")
+    parser.add_argument("--slots", type=int, default=None, help="sequence slots (default: the fleet's)")
     args = parser.parse_args()
 
     import ray
@@ -139,6 +140,8 @@ def main() -> None:
 
     fleet = load_fleet()
     smol = fleet.get("smollm2").model_copy(update={"threads": args.threads})
+    if args.slots:
+        smol = smol.model_copy(update={"batching": smol.batching.model_copy(update={"max_batch_size": args.slots})})
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
 
     engine = engine_of(smol)
