@@ -14,8 +14,7 @@ How requests reach the model depends on the agent's engine:
   task kinds never run the model at once.
 - a concurrent engine (llama_cpp, and transformers on a causal LM): continuous batching
   happens inside the engine, so each request goes straight to it from a thread of its own;
-  a request returns the moment
-  it finishes. The pool has `max_ongoing_requests` threads, which is also what Serve lets
+  a request returns the moment it finishes. The pool has `max_ongoing_requests` threads, which is also what Serve lets
   into the replica at once: the engine's waiting queue is bounded by that setting.
 
 `stream()` yields an answer piece by piece (Serve streaming handles); when the caller goes

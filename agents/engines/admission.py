@@ -22,6 +22,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+# The decode time a token is charged in a request's deadline: sets how long a long request
+# can be overtaken before nothing that arrives later passes it.
+SECONDS_PER_TOKEN = 0.03
+
+
+def virtual_deadline(max_new_tokens: int, seconds_per_token: float = SECONDS_PER_TOKEN,
+                     now: float | None = None) -> float:
+    """Arrival time plus the time the request's tokens would take alone: the smaller, the sooner."""
+    return (time.monotonic() if now is None else now) + max(1, max_new_tokens) * seconds_per_token
+
 
 class Admission:
     """At most ``limit`` requests inside the engine; the rest wait in deadline order.
@@ -29,7 +39,7 @@ class Admission:
     Thread-safe; ``enter`` blocks only its caller. The number of waiting callers is bounded
     by whoever calls (the Serve replica's ``max_ongoing_requests`` threads)."""
 
-    def __init__(self, limit: int, seconds_per_token: float = 0.03) -> None:
+    def __init__(self, limit: int, seconds_per_token: float = SECONDS_PER_TOKEN) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         self.limit = limit
@@ -41,13 +51,10 @@ class Admission:
         self.admitted = 0
         self.overtakes = 0
 
-    def deadline(self, max_new_tokens: int, now: float | None = None) -> float:
-        return (time.monotonic() if now is None else now) + max(1, max_new_tokens) * self.seconds_per_token
-
     @contextmanager
     def enter(self, max_new_tokens: int) -> Iterator[None]:
         """Hold one of the engine's places for the duration of the block."""
-        self._acquire(self.deadline(max_new_tokens))
+        self._acquire(virtual_deadline(max_new_tokens, self.seconds_per_token))
         try:
             yield
         finally:
@@ -82,4 +89,4 @@ class Admission:
                     "overtakes": self.overtakes}
 
 
-__all__ = ["Admission"]
+__all__ = ["SECONDS_PER_TOKEN", "Admission", "virtual_deadline"]

@@ -174,28 +174,20 @@ class TransformersEngine:
         pending = []
         for i, job in enumerate(jobs):
             try:
-                item = self._item(job)
+                pending.append((i, self._batcher.submit(self._item(job), seed=job.seed)))
             except AgentError as exc:
                 exc.agent = exc.agent or self.name
                 out[i] = exc
-                continue
-            if len(jobs) == 1:
-                return [self._wait(lambda it=item, j=job: self._batcher.run(it, seed=j.seed))]
-            # One caller's jobs join the running batch together.
-            pending.append((i, self._batcher.submit(item, seed=job.seed)))
         for i, future in pending:
-            out[i] = self._wait(future.result)
+            try:
+                out[i] = future.result()
+            except AgentError as exc:
+                out[i] = exc
         return out  # type: ignore[return-value]
 
     def stats(self) -> dict[str, Any]:
-        """The decode loop's counters and admission queue (empty for an encoder)."""
+        """The decode loop's counters and waiting queue (empty for an encoder)."""
         return self._batcher.stats() if self._batcher is not None else {}
-
-    def _wait(self, get: Any) -> GenResult | AgentError:
-        try:
-            return get()
-        except AgentError as exc:
-            return exc
 
     def stream(self, job: Job, on_text: OnText) -> GenResult:
         if self._batcher is None:
@@ -255,7 +247,7 @@ class TransformersEngine:
             "classify_method": method,
             "load_s": round(lm.load_s, 3),
             "batching": "continuous" if self._batcher is not None else "whole batch",
-            **(self._batcher.stats() if self._batcher is not None else {}),
+            **self.stats(),
             "gguf_cache": lm.gguf_cache,
             "gguf_cache_hit": lm.gguf_cache_hit,
         }

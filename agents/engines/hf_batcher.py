@@ -12,12 +12,14 @@ columns that only padding uses. Copies happen on joins and leaves, never per tok
 
 Per row: temperature and nucleus sampling (a seeded request samples from its own
 generator, so no request's seed touches another's), an xgrammar matcher for JSON-schema
-jobs, stop strings, token limits, streaming and cancellation. Admission to the batch is by
-earliest virtual deadline (``agents.engines.admission``) with the batch size as the limit.
+jobs, stop strings, token limits, streaming and cancellation. Waiting requests join the batch
+by earliest virtual deadline (``agents.engines.admission.virtual_deadline``): the loop takes
+them from a priority queue, so no caller's thread has to hold a place.
 """
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from concurrent.futures import Future
@@ -26,7 +28,7 @@ from typing import Any
 
 import torch
 
-from agents.engines.admission import Admission
+from agents.engines.admission import virtual_deadline
 from agents.engines.base import GenResult, OnText
 from agents.errors import AgentError
 from agents.models.loader import LoadedModel
@@ -59,7 +61,6 @@ class ContinuousBatcher:
         self.lm = lm
         self.name = name
         self.max_batch = max(1, max_batch)
-        self.admission = Admission(self.max_batch)
         # Held around every forward pass, so other users of the model (likelihood
         # classification) run between steps, never during one.
         self.model_lock = model_lock
@@ -67,7 +68,9 @@ class ContinuousBatcher:
         tok = lm.tokenizer
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else eos_ids(lm)[0]
         self.vocab = lm.model.get_output_embeddings().weight.shape[0]
-        self._incoming: queue.Queue[_Row | None] = queue.Queue()
+        # (deadline, arrival order, row); a row of None closes the loop.
+        self._incoming: queue.PriorityQueue[tuple[float, int, _Row | None]] = queue.PriorityQueue()
+        self._order = itertools.count()
         self._rows: list[_Row] = []
         self._cache: Any = None
         self._mask: torch.Tensor | None = None
@@ -84,8 +87,7 @@ class ContinuousBatcher:
 
     def run(self, item: GenItem, seed: int | None = None, on_text: OnText | None = None) -> GenResult:
         """Generate ``item`` in the running batch; blocks the caller until it finishes."""
-        with self.admission.enter(item.max_new_tokens):
-            return self.submit(item, seed, on_text).result()
+        return self.submit(item, seed, on_text).result()
 
     def submit(self, item: GenItem, seed: int | None = None, on_text: OnText | None = None) -> Future[GenResult]:
         gen = None
@@ -96,14 +98,15 @@ class ContinuousBatcher:
             import xgrammar as xgr
 
             row.matcher = xgr.GrammarMatcher(item.grammar)
-        self._incoming.put(row)
+        self._incoming.put((virtual_deadline(item.max_new_tokens), next(self._order), row))
         return row.future
 
     def close(self) -> None:
-        self._incoming.put(None)
+        self._incoming.put((float("inf"), next(self._order), None))
 
     def stats(self) -> dict[str, Any]:
-        return {"running": len(self._rows), "decode_steps": self.steps, "joins": self.joins, **self.admission.stats()}
+        return {"running": len(self._rows), "waiting": self._incoming.qsize(), "batch_limit": self.max_batch,
+                "decode_steps": self.steps, "joins": self.joins}
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -111,13 +114,13 @@ class ContinuousBatcher:
         while True:
             new: list[_Row] = []
             if not self._rows:
-                first = self._incoming.get()
+                _, _, first = self._incoming.get()
                 if first is None:
                     return
                 new.append(first)
             while len(self._rows) + len(new) < self.max_batch:
                 try:
-                    row = self._incoming.get_nowait()
+                    _, _, row = self._incoming.get_nowait()
                 except queue.Empty:
                     break
                 if row is None:

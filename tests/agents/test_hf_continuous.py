@@ -89,3 +89,29 @@ def test_a_bad_request_fails_alone_in_a_running_batch(tiny_llm_runner: ModelRunn
     assert isinstance(out[0], GenerateResponse) and out[0].usage.tokens_out == 4
     assert "tokens" in str(out[1])
     assert isinstance(out[2], GenerateResponse) and out[2].usage.tokens_out == 3
+
+
+def test_waiting_requests_join_by_deadline_so_a_short_one_overtakes(tiny_llm_runner: ModelRunner) -> None:
+    import threading as th
+
+    from agents.engines.hf_batcher import ContinuousBatcher
+    from agents.tasks._generation import GenItem
+
+    engine = tiny_llm_runner.engine
+    batcher = ContinuousBatcher(engine.lm, 1, th.Lock(), "one-row")
+    release = th.Event()
+    holder = batcher.submit(GenItem(input_ids=engine.prompt_ids("hold"), max_new_tokens=500),
+                            on_text=lambda _piece: release.is_set())
+    deadline = time.monotonic() + 30
+    while batcher.stats()["running"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    long = batcher.submit(GenItem(input_ids=engine.prompt_ids("long"), max_new_tokens=300))
+    short = batcher.submit(GenItem(input_ids=engine.prompt_ids("short"), max_new_tokens=2))
+    assert batcher.stats()["waiting"] == 2
+    finished: dict[str, float] = {}
+    long.add_done_callback(lambda _f: finished.setdefault("long", time.perf_counter()))
+    short.add_done_callback(lambda _f: finished.setdefault("short", time.perf_counter()))
+    release.set()
+    holder.result(60), long.result(60), short.result(60)
+    batcher.close()
+    assert finished["short"] < finished["long"]
