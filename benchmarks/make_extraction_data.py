@@ -1,6 +1,6 @@
 """Write the order-email extraction data set (train and held-out test), seeded and reproducible.
 
-    .venv/bin/python benchmarks/make_extraction_data.py   # -> workflows/data/order_extraction.{train,test,test2}.jsonl
+    .venv/bin/python benchmarks/make_extraction_data.py   # -> workflows/data/order_extraction.{train,test,test2,test3}.jsonl
 
 The test split shares no sentence template, customer name or product with the train split,
 so a specialist scores on phrasings it never saw. The data are synthetic (templated) and
@@ -64,15 +64,30 @@ TEST2_TEMPLATES = [
 ]
 TEST2_NAMES = ["Sven Larsen", "Tara Singh", "Ugo Bianchi", "Vera Kovacs", "Wei Zhang", "Yusuf Demir"]
 TEST2_PRODUCTS = ["electric toothbrush", "bath towel", "tea kettle set", "camping stove", "bike helmet", "throw pillow"]
+# A third held-out set (written 2026-11-30 22:10 UTC, before any run of the second issue-9
+# follow-up; test and test2 had been looked at): templates, names, products, an order-id prefix
+# and a seed in none of the sets above. Names and products are deliberately harder to copy:
+# multi-word, hyphenated, with apostrophes, digits and brand-like words.
+TEST3_TEMPLATES = [
+    "Hiya, {customer} from the front desk. Could you tell me when the {quantity} {product} on {order_id} will turn up?{tail}",
+    "Reference {order_id} - I asked for {quantity} {product}, yet nothing has come through the door.{tail} Sincerely, {customer}",
+    "Ordered {quantity} {product} last week ({order_id}). The courier says it was lost.{tail} -- {customer}",
+    "Note from {customer}: shipment {order_id} is missing {quantity} {product} from the list.{tail}",
+]
+TEST3_NAMES = ["Siobhan O'Neill", "Jean-Luc Moreau", "Kwame Mensah", "Lucia Fernandez Ortega", "Bartholomew Kowalczyk",
+               "Aiko Tanaka"]
+TEST3_PRODUCTS = ["USB-C docking station", "cast iron skillet", "noise-cancelling headphones", "Zephyr X2 drone",
+                  "sourdough starter kit", "pour-over coffee dripper"]
 
 
-def rows(n: int, templates: list[str], names: list[str], products: list[str], rng: random.Random) -> list[dict]:
+def rows(n: int, templates: list[str], names: list[str], products: list[str], rng: random.Random,
+         prefix: str = "A") -> list[dict]:
     out = []
     for _ in range(n):
         urgency = rng.choice(["low", "normal", "high"])
         fields = {
             "customer": rng.choice(names),
-            "order_id": f"A{rng.randint(10000, 99999)}",
+            "order_id": f"{prefix}{rng.randint(10000, 99999)}",
             "product": rng.choice(products),
             "quantity": rng.randint(1, 12),
             "urgency": urgency,
@@ -97,6 +112,10 @@ def main() -> None:
     path = folder / "order_extraction.test2.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in fresh))
     print(f"{path}: {len(fresh)} rows")
+    third = rows(60, TEST3_TEMPLATES, TEST3_NAMES, TEST3_PRODUCTS, random.Random(20261214), prefix="RK")
+    path = folder / "order_extraction.test3.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in third))
+    print(f"{path}: {len(third)} rows")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Write the 4-way tool-choice data set (train and held-out test), seeded and reproducible.
 
-    .venv/bin/python benchmarks/make_tool_data.py   # -> workflows/data/tool_choice.{train,test,test2}.jsonl
+    .venv/bin/python benchmarks/make_tool_data.py   # -> workflows/data/tool_choice.{train,test,test2,test3}.jsonl
 
 Each row is a request, the four tools and the call that fulfils it. The test split shares no
 sentence template, city or order id pattern with the train split. Synthetic data:
@@ -58,6 +58,16 @@ TEST2 = {
     "refund_order": ["I'd like a reimbursement on {order_id}; it came {why}.", "{order_id} arrived {why}, refund it."],
 }
 TEST2_CITIES = ["Warsaw", "Athens", "Zurich"]
+# A third held-out set (written 2026-11-30 22:10 UTC, before any run of the second issue-9
+# follow-up; test and test2 had been looked at): templates, cities (multi-word too), an id
+# prefix and a seed in none of the sets above.
+TEST3 = {
+    "get_order_status": ["Could you check whether {order_id} has left the depot?", "No sign of {order_id} so far - where is it?"],
+    "cancel_order": ["Forget about {order_id}, I do not want it any more.", "Stop {order_id} from being sent, please."],
+    "change_address": ["Please route {order_id} to my office in {city}.", "New delivery city for {order_id}: {city}."],
+    "refund_order": ["{order_id} turned up {why}; I expect a refund.", "Return my payment for {order_id}, it was {why}."],
+}
+TEST3_CITIES = ["San Sebastian", "Reykjavik", "Thessaloniki", "Ljubljana"]
 TRAIN_CITIES = ["Berlin", "Paris", "Madrid", "Oslo", "Rome", "Vienna"]
 TEST_CITIES = ["Lisbon", "Prague", "Dublin"]
 
@@ -94,6 +104,10 @@ def main() -> None:
     path = folder / "tool_choice.test2.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in fresh))
     print(f"{path}: {len(fresh)} rows")
+    third = rows(60, TEST3, TEST3_CITIES, "DX", random.Random(20261215))
+    path = folder / "tool_choice.test3.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in third))
+    print(f"{path}: {len(third)} rows")
 
 
 if __name__ == "__main__":
