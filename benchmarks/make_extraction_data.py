@@ -1,6 +1,6 @@
 """Write the order-email extraction data set (train and held-out test), seeded and reproducible.
 
-    .venv/bin/python benchmarks/make_extraction_data.py   # -> workflows/data/order_extraction.{train,test,test2,test3}.jsonl
+    .venv/bin/python benchmarks/make_extraction_data.py   # -> workflows/data/order_extraction.{train,test,test2,test3,train2}.jsonl
 
 The test split shares no sentence template, customer name or product with the train split,
 so a specialist scores on phrasings it never saw. The data are synthetic (templated) and
@@ -79,15 +79,61 @@ TEST3_NAMES = ["Siobhan O'Neill", "Jean-Luc Moreau", "Kwame Mensah", "Lucia Fern
 TEST3_PRODUCTS = ["USB-C docking station", "cast iron skillet", "noise-cancelling headphones", "Zephyr X2 drone",
                   "sourdough starter kit", "pour-over coffee dripper"]
 
+# A second TRAINING file (order_extraction.train2.jsonl, issue-9 follow-up 2): the same 8 training
+# templates and tails, but customer names and products drawn from large pools, so a specialist
+# has to learn to copy any value rather than recall 12 names and 10 products. Chosen on the
+# validation split of the train file (benchmarks/specialize_validate.py) after the remaining
+# test errors turned out to be copying errors on unseen values. The pools share no name, word
+# of a name, or product word with any test set above (checked by check_disjoint()).
+TRAIN2_FIRST = ["Adaeze", "Bogdan", "Camille", "Dmitri", "Eleni", "Fatima", "Gunnar", "Hana", "Ibrahim", "Jasmin",
+                "Kenji", "Leilani", "Mateus", "Nadia", "Oskar", "Priya", "Rafael", "Saoirse", "Tomasz", "Ulrike",
+                "Valentina", "Wiremu", "Xochitl", "Yara", "Zoltan", "Anne-Marie", "Ji-woo", "Olu", "Marguerite",
+                "Thandiwe", "Ekaterina", "Lars-Erik", "Cormac", "Nkechi", "Pilar", "Hamid"]
+TRAIN2_LAST = ["Okonkwo", "Nowak", "Dubois", "Ivanov", "Papadopoulos", "Rahman", "Lindqvist", "Sato", "Haddadi",
+               "Moreno", "Yamamoto", "Kahale", "Oliveira", "Karimi", "Lindgren", "Raman", "Carvalho", "O'Brien",
+               "Wisniewski", "Brandt", "De Luca", "Te Awa", "Hernandez", "Mansour", "Szabo", "Van der Berg",
+               "Mac Giolla", "Adeyemi", "Leclerc", "Dlamini", "Smirnova", "Johansson", "Fitzgerald", "Eze",
+               "Garcia Lopez", "Farahani"]
+TRAIN2_PRODUCTS = [
+    "label printer", "ergonomic footrest", "walnut cutting board", "HDMI 2.1 cable", "espresso tamper",
+    "wall clock", "air purifier", "A4 paper ream", "LED strip light", "memory foam cushion", "whiteboard markers",
+    "trouser press", "rice cooker", "hand blender", "laundry basket", "glass teapot", "paper shredder",
+    "3D printer filament", "SD card reader", "Bluetooth speaker", "webcam cover", "kids' scooter", "dog leash",
+    "cat scratching post", "garden hose", "tool box", "cordless drill", "picture frame", "scented candle",
+    "shower curtain", "umbrella stand", "wine rack", "ice cube tray", "Nimbus T7 tablet stand", "KX-400 headset",
+    "anti-glare screen filter", "Hi-Fi turntable", "solar garden light", "drawing tablet", "cable organiser",
+    "fountain pen", "cork notice board", "stainless lunch box", "Aurora 5 e-reader", "mini fridge", "space heater",
+    "desk organiser", "microwave oven", "duvet cover", "ring light",
+]
+
+# Order ids of several shapes (none is a test set's prefix: A is shared with the first train file).
+TRAIN2_ID_PREFIXES = ["A", "ORD-", "SO", "W", "PX", "N"]
+
+
+def check_disjoint() -> None:
+    """The second training file's pools share nothing with any held-out set (names, name words, product words)."""
+    held_names = TEST_NAMES + TEST2_NAMES + TEST3_NAMES
+    held_words = {w.lower() for p in TEST_PRODUCTS + TEST2_PRODUCTS + TEST3_PRODUCTS for w in p.replace("-", " ").split()}
+    name_words = {w for n in held_names for w in n.replace("-", " ").split()}
+    for name in TRAIN2_FIRST + TRAIN2_LAST:
+        clash = set(name.replace("-", " ").split()) & name_words
+        if clash:
+            raise SystemExit(f"train2 name {name!r} shares {clash} with a test set")
+    for product in TRAIN2_PRODUCTS:
+        clash = {w.lower() for w in product.replace("-", " ").split()} & held_words
+        if clash:
+            raise SystemExit(f"train2 product {product!r} shares {clash} with a test set")
+
 
 def rows(n: int, templates: list[str], names: list[str], products: list[str], rng: random.Random,
-         prefix: str = "A") -> list[dict]:
+         prefix: str | list[str] = "A") -> list[dict]:
+    """``prefix``: the order ids' prefix, or a list to draw one per row from (the train2 file)."""
     out = []
     for _ in range(n):
         urgency = rng.choice(["low", "normal", "high"])
         fields = {
             "customer": rng.choice(names),
-            "order_id": f"{prefix}{rng.randint(10000, 99999)}",
+            "order_id": f"{prefix if isinstance(prefix, str) else rng.choice(prefix)}{rng.randint(10000, 99999)}",
             "product": rng.choice(products),
             "quantity": rng.randint(1, 12),
             "urgency": urgency,
@@ -112,6 +158,15 @@ def main() -> None:
     path = folder / "order_extraction.test2.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in fresh))
     print(f"{path}: {len(fresh)} rows")
+    # The second training file: its own seed and pools; names are first x last combinations.
+    check_disjoint()
+    r2 = random.Random(20261221)
+    names2 = sorted({f"{r2.choice(TRAIN2_FIRST)} {r2.choice(TRAIN2_LAST)}" for _ in range(120)})
+    train2 = rows(200, TRAIN_TEMPLATES, names2, TRAIN2_PRODUCTS, r2, prefix=TRAIN2_ID_PREFIXES)
+    path = folder / "order_extraction.train2.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in train2))
+    print(f"{path}: {len(train2)} rows, {len({r['output']['customer'] for r in train2})} names, "
+          f"{len({r['output']['product'] for r in train2})} products")
     third = rows(60, TEST3_TEMPLATES, TEST3_NAMES, TEST3_PRODUCTS, random.Random(20261214), prefix="RK")
     path = folder / "order_extraction.test3.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in third))

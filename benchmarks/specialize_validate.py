@@ -51,22 +51,40 @@ def write(rows: list[dict], path: Path) -> Path:
     return path
 
 
-def extract_split(tmp: Path) -> tuple[Path, Path, list[dict]]:
+# Validation-only values (in no train or test file): the "hard" validation rows copy these.
+VAL_NAMES = ["Brigid Achterberg", "Tiago Nascimento", "Mei-Ling Chou", "Declan O'Rourke", "Oluwaseun Bakare",
+             "Henrike Vogelsang", "Aarav Kulkarni", "Agnes Beaumont-Riviere"]
+VAL_PRODUCTS = ["bamboo steamer", "pasta maker", "XR-9 trail camera", "linen tablecloth", "Orbit 3 smart plug",
+                "ceramic planter", "film scanner", "weighted blanket"]
+
+
+def extract_split(tmp: Path, train_file: str = "order_extraction.train.jsonl") -> tuple[Path, Path, Path]:
+    """(training part, validation rows of the train file, hard validation rows with validation-only values)."""
     import make_extraction_data as gen
 
-    rows = [json.loads(line) for line in (DATA / "order_extraction.train.jsonl").open()]
     val_t = set(range(len(gen.TRAIN_TEMPLATES) - 2, len(gen.TRAIN_TEMPLATES)))
+    # The validation rows are always the first train file's rows of the 2 held-out templates, so
+    # configurations trained on either train file are judged on the same rows.
+    old = [json.loads(line) for line in (DATA / "order_extraction.train.jsonl").open()]
+    val = [r for r in old if template_of(r["text"], gen.TRAIN_TEMPLATES) in val_t]
     val_names, val_products = set(gen.TRAIN_NAMES[-3:]), set(gen.TRAIN_PRODUCTS[-2:])
-    val = [r for r in rows if template_of(r["text"], gen.TRAIN_TEMPLATES) in val_t]
+    rows = [json.loads(line) for line in (DATA / train_file).open()]
     train = [r for r in rows if template_of(r["text"], gen.TRAIN_TEMPLATES) not in val_t
              and r["output"]["customer"] not in val_names and r["output"]["product"] not in val_products]
-    pools = ([t for i, t in enumerate(gen.TRAIN_TEMPLATES) if i not in val_t],
-             [n for n in gen.TRAIN_NAMES if n not in val_names], [p for p in gen.TRAIN_PRODUCTS if p not in val_products])
-    train += gen.rows(160 - len(train), *pools, random.Random(1))
-    print(f"extract: {len(train)} training rows, {len(val)} validation rows "
+    kept = [t for i, t in enumerate(gen.TRAIN_TEMPLATES) if i not in val_t]
+    if train_file == "order_extraction.train.jsonl":
+        pools = ([n for n in gen.TRAIN_NAMES if n not in val_names], [p for p in gen.TRAIN_PRODUCTS if p not in val_products])
+        train += gen.rows(160 - len(train), kept, *pools, random.Random(1))
+    else:
+        names = sorted({r["output"]["customer"] for r in rows} - val_names)
+        products = sorted({r["output"]["product"] for r in rows} - val_products)
+        train += gen.rows(160 - len(train), kept, names, products, random.Random(1), prefix=gen.TRAIN2_ID_PREFIXES)
+    hard = gen.rows(40, [gen.TRAIN_TEMPLATES[i] for i in sorted(val_t)], VAL_NAMES, VAL_PRODUCTS, random.Random(2))
+    print(f"extract ({train_file}): {len(train)} training rows, {len(val)} validation rows "
           f"({sum(r['output']['customer'] in val_names for r in val)} with an unseen name, "
-          f"{sum(r['output']['product'] in val_products for r in val)} with an unseen product)")
-    return write(train, tmp / "train.jsonl"), write(val, tmp / "val.jsonl"), val
+          f"{sum(r['output']['product'] in val_products for r in val)} with an unseen product), "
+          f"{len(hard)} hard validation rows (validation-only names and products)")
+    return write(train, tmp / "train.jsonl"), write(val, tmp / "val.jsonl"), write(hard, tmp / "hard.jsonl")
 
 
 def tools_split(tmp: Path, fold: int = -1) -> tuple[Path, Path]:
@@ -123,6 +141,10 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--method", default="head")
     parser.add_argument("--ft-layers", type=int, default=2)
+    parser.add_argument("--space-weight", type=float, default=0.0,
+                        help="extract: weight of the unlikelihood of a leading space in string values")
+    parser.add_argument("--train-file", default="order_extraction.train.jsonl",
+                        help="extract: the training file of workflows/data (validation rows stay the first file's)")
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     args = parser.parse_args()
 
@@ -133,12 +155,15 @@ def main() -> None:
     print(f"load {os.getloadavg()[0]:.1f}, {args.threads} threads, {vars(args)}")
     t = time.perf_counter()
     if args.task == "extract":
+        from specialize_lora import score_adapter
+
         from agents.specialists.adapters import train_adapter
 
-        train, val, _ = extract_split(tmp)
+        train, val, hard = extract_split(tmp, args.train_file)
         res = train_adapter("val", task="extract", base="smollm2", data=train, eval_data=val, threads=args.threads,
                             registry=registry, epochs=args.epochs, lr=args.lr, rank=args.rank, layers=args.layers,
-                            compare_base=False, progress=_progress)
+                            compare_base=False, progress=_progress, space_weight=args.space_weight)
+        res.metrics["hard"] = score_adapter(Path(res.path), "extract", hard, args.threads, base=False)
     elif args.task == "tool-lora":
         from agents.specialists.adapters import train_adapter
 

@@ -150,15 +150,55 @@ def _target_text(task: str, target: Any) -> str:
     return target if task == "chat" else compact(target)
 
 
-def _sequences(engine: Any, task: str, rows: list[Row]) -> list[tuple[list[int], list[int]]]:
+def _sequences(engine: Any, task: str, rows: list[Row]) -> tuple[list[tuple[list[int], list[int]]], list[list[int]]]:
+    """(prompt, answer) token ids per row, and per row the answer positions where a JSON string
+    value begins (see ``value_starts``; none for chat)."""
     tok = engine.lm.tokenizer
     eos = tok.eos_token_id
-    seqs = []
+    seqs, starts = [], []
     for row in rows:
         prompt = engine.chat_ids(_messages(task, row.request))
-        answer = [*tok(_target_text(task, row.target), add_special_tokens=False)["input_ids"], eos]
-        seqs.append((prompt, answer))
-    return seqs
+        text = _target_text(task, row.target)
+        enc = tok(text, add_special_tokens=False, return_offsets_mapping=tok.is_fast and task != "chat")
+        seqs.append((prompt, [*enc["input_ids"], eos]))
+        offsets = enc.get("offset_mapping")
+        starts.append(value_starts(text, offsets) if offsets is not None else [])
+    return seqs, starts
+
+
+def value_starts(text: str, offsets: list[tuple[int, int]]) -> list[int]:
+    """Indices of the tokens of compact JSON ``text`` that begin a string value's content.
+
+    At those positions a grammar lets the model begin the value with a space, and a model
+    copying a word from the input is drawn to the space-prefixed form it read there
+    (`` wireless`` rather than ``wire``): the answer comes out as ``" wireless mouse"``. Only
+    values whose first character is not whitespace, and whose first token starts exactly at
+    that character, count (keys are fixed by the schema)."""
+    begins: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] != '"':
+            i += 1
+            continue
+        j = i + 1
+        while j < n and text[j] != '"':
+            j += 2 if text[j] == "\\" else 1
+        # A key is followed by ':'; anything else is a value.
+        if text[j + 1 : j + 2] != ":" and j > i + 1 and not text[i + 1].isspace():
+            begins.append(i + 1)
+        i = j + 1
+    by_start = {start: k for k, (start, end) in enumerate(offsets) if end > start}
+    return [by_start[b] for b in begins if b in by_start]
+
+
+def space_token_ids(tokenizer: Any) -> list[int]:
+    """Ids of the tokens whose text begins with whitespace (SentencePiece's ``▁`` pieces too,
+    which a single-token decode may strip)."""
+    ids = list(range(len(tokenizer)))
+    texts = tokenizer.batch_decode([[i] for i in ids])
+    pieces = tokenizer.convert_ids_to_tokens(ids)
+    return [i for i, text, piece in zip(ids, texts, pieces, strict=True)
+            if text[:1].isspace() or (isinstance(piece, str) and piece.startswith("\u2581"))]
 
 
 def shared_prefix(seqs: list[tuple[list[int], list[int]]]) -> int:
@@ -178,8 +218,14 @@ def shared_prefix(seqs: list[tuple[list[int], list[int]]]) -> int:
     return max(0, n)
 
 
-def _batch_loss(model: Any, batch: list[tuple[list[int], list[int]]], shared: int, pad: int) -> Any:
+def _batch_loss(model: Any, batch: list[tuple[list[int], list[int]]], shared: int, pad: int,
+                starts: list[list[int]] | None = None, space_ids: Any = None, space_weight: float = 0.0) -> Any:
     """Mean cross-entropy on the answers of ``batch``; the first ``shared`` prompt tokens run once.
+
+    With ``space_weight``, plus that weight times the mean over the string values' first tokens
+    (``starts``, per row) of -log(1 - p(any token in ``space_ids``)): an unlikelihood term that
+    teaches the model not to open a value with a space (cross-entropy alone pushes the right
+    token up, but on unseen values the copy of the input's `` word`` stays a close second).
 
     With a shared prefix, the prefix goes through the model once (batch 1) and its key/value
     cache, repeated for each row, precedes the rows' own tokens: the same attention as over
@@ -200,20 +246,33 @@ def _batch_loss(model: Any, batch: list[tuple[list[int], list[int]]], shared: in
         # Loss on the answer only: the prompt is what serving gives the model.
         labels[r, len(p) : len(seq)] = torch.tensor(a)
     if not shared:
-        return model(input_ids=ids, attention_mask=mask, labels=labels).loss
-    prefix = torch.tensor([batch[0][0][:shared]])
-    out = model(input_ids=prefix, use_cache=True)
-    cache = getattr(out, "cache", None) or out.past_key_values
-    cache.batch_repeat_interleave(len(batch))
-    full_mask = torch.cat([torch.ones((len(batch), shared), dtype=torch.long), mask], dim=1)
-    positions = torch.arange(shared, shared + width).unsqueeze(0).expand(len(batch), -1)
-    return model(input_ids=ids, attention_mask=full_mask, position_ids=positions, cache=cache,
-                 labels=labels, use_cache=True).loss
+        out = model(input_ids=ids, attention_mask=mask, labels=labels)
+    else:
+        prefix = torch.tensor([batch[0][0][:shared]])
+        pre = model(input_ids=prefix, use_cache=True)
+        cache = getattr(pre, "cache", None) or pre.past_key_values
+        cache.batch_repeat_interleave(len(batch))
+        full_mask = torch.cat([torch.ones((len(batch), shared), dtype=torch.long), mask], dim=1)
+        positions = torch.arange(shared, shared + width).unsqueeze(0).expand(len(batch), -1)
+        out = model(input_ids=ids, attention_mask=full_mask, position_ids=positions, cache=cache,
+                    labels=labels, use_cache=True)
+    if not space_weight or not starts or space_ids is None:
+        return out.loss
+    # The logits at position t predict token t + 1: a value's first answer token k is predicted
+    # from position len(prompt part) + k - 1.
+    rows = [r for r, (p, _) in enumerate(rest) for k in starts[r]]
+    cols = [len(p) + k - 1 for (p, _), ks in zip(rest, starts, strict=True) for k in ks]
+    if not rows:
+        return out.loss
+    logp = torch.log_softmax(out.logits[rows, cols].float(), dim=-1)
+    p_space = logp[:, space_ids].exp().sum(-1).clamp(max=1 - 1e-6)
+    return out.loss + space_weight * (-torch.log1p(-p_space)).mean()
 
 
 def _train(engine: Any, seqs: list[tuple[list[int], list[int]]], *, epochs: int, rank: int, lr: float,
            batch_size: int, layers: int | None, seed: int, progress: Progress | None,
-           share_prefix: bool = True) -> tuple[Any, dict[str, Any]]:
+           share_prefix: bool = True, starts: list[list[int]] | None = None,
+           space_weight: float = 0.0) -> tuple[Any, dict[str, Any]]:
     import torch
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
 
@@ -233,11 +292,14 @@ def _train(engine: Any, seqs: list[tuple[list[int], list[int]]], *, epochs: int,
     steps = epochs * ((len(seqs) + batch_size - 1) // batch_size)
     done, losses = 0, []
     shared = shared_prefix(seqs) if share_prefix else 0
+    space_ids = torch.tensor(space_token_ids(engine.lm.tokenizer)) if space_weight and starts else None
     for _ in range(epochs):
         rng.shuffle(order)
         for start in range(0, len(order), batch_size):
-            batch = [seqs[i] for i in order[start : start + batch_size]]
-            loss = _batch_loss(model, batch, shared, pad)
+            picked = order[start : start + batch_size]
+            batch = [seqs[i] for i in picked]
+            loss = _batch_loss(model, batch, shared, pad, [starts[i] for i in picked] if starts else None,
+                               space_ids, space_weight)
             loss.backward()
             opt.step()
             opt.zero_grad()
@@ -318,6 +380,7 @@ def train_adapter(
     registry: Registry | None = None,
     progress: Progress | None = None,
     compare_base: bool = True,
+    space_weight: float = 0.0,
 ) -> TrainResult:
     """Train a LoRA adapter for ``name``; evaluate it through the llama_cpp engine; write a version."""
     from agents.engines.hf import TransformersEngine
@@ -350,9 +413,9 @@ def train_adapter(
     if progress:
         progress("loading base", 1, 1)
     cfg = engine.lm.model.config
-    seqs = _sequences(engine, task, train_rows)
+    seqs, starts = _sequences(engine, task, train_rows)
     state, stats = _train(engine, seqs, epochs=epochs, rank=rank, lr=lr, batch_size=batch_size, layers=layers,
-                          seed=seed, progress=progress)
+                          seed=seed, progress=progress, starts=starts, space_weight=space_weight)
     train_s = time.perf_counter() - t0
     staging = registry.staging_dir(name)
     try:
@@ -383,7 +446,8 @@ def train_adapter(
             eval_data=DataInfo(path=str(eval_data), sha256=eval_sha or "", rows=len(eval_rows), format="jsonl")
             if eval_data is not None else None,
             hyperparameters={"rank": rank, "alpha": 2 * rank, "lr": lr, "epochs": epochs, "batch_size": batch_size, "top_layers": layers,
-                             "seed": seed, "target_modules": list(TARGET_MODULES), **stats},
+                             "seed": seed, "target_modules": list(TARGET_MODULES), "space_weight": space_weight,
+                             **stats},
             metrics=metrics,
         )
         meta = registry.commit(name, staging, meta)
@@ -397,4 +461,4 @@ def train_adapter(
 
 
 __all__ = ["ADAPTER_FILE", "TASKS", "compact", "evaluate", "infer_schema", "load_rows", "resolve_gguf_base",
-           "train_adapter"]
+           "space_token_ids", "train_adapter", "value_starts"]

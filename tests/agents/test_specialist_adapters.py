@@ -18,7 +18,9 @@ from agents.specialists.adapters import (
     infer_schema,
     load_rows,
     shared_prefix,
+    space_token_ids,
     train_adapter,
+    value_starts,
 )
 from agents.specialists.data import DataError
 from agents.specialists.registry import Registry
@@ -131,3 +133,55 @@ def test_a_shared_prefix_gives_the_loss_and_gradients_of_whole_sequences(tiny_ll
     assert out[0][0] == pytest.approx(out[1][0], rel=1e-5)
     assert float(out[0][1].abs().max()) > 0
     torch.testing.assert_close(out[0][1], out[1][1], atol=1e-5, rtol=1e-4)
+
+
+def test_value_starts_are_the_first_tokens_of_string_values(tiny_llm_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_llm_dir)
+    text = compact({"name": "Al Bo", "id": "A1", "n": 3, "tags": ["x y", " z"], "empty": "", "q": 'say "hi"'})
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    got = [enc["offset_mapping"][k][0] for k in value_starts(text, enc["offset_mapping"])]
+    # Values, not keys; not the one that starts with a space, not the empty one.
+    want = [text.index(v) for v in ('Al Bo"', 'A1"', 'x y"', 'say \\"')]
+    # A value whose first character shares a token with its opening quote has no own start token.
+    assert set(got) <= set(want) and len(got) >= 3, (got, want)
+    spaces = set(space_token_ids(tok))
+    assert spaces and all(tok.decode([i])[:1].isspace() for i in spaces)
+    assert not any(tok.decode([i])[:1].isspace() for i in range(len(tok)) if i not in spaces)
+
+
+def test_the_space_penalty_adds_the_unlikelihood_of_a_leading_space(tiny_llm_dir: Path) -> None:
+    """The loss with ``space_weight`` is cross-entropy plus -log(1 - p(space token)) at the
+    value starts, and a step on it makes a leading space less likely there."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llm_dir, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"],
+                                             init_lora_weights=False))
+    prefix = [5, 9, 11, 3, 7, 8, 2, 1, 4]
+    batch = [([*prefix, 12, 13], [20, 21, 22]), ([*prefix, 14], [23, 24])]
+    starts = [[1, 2], [1]]
+    space = torch.tensor([30, 31, 32, 33])
+
+    def p_space() -> torch.Tensor:
+        with torch.no_grad():
+            rows = [([*p, *a], len(p)) for p, a in batch]
+            probs = []
+            for (ids, n), ks in zip(rows, starts, strict=True):
+                logits = model(input_ids=torch.tensor([ids])).logits[0]
+                probs += [torch.softmax(logits[n + k - 1], -1)[space].sum() for k in ks]
+            return torch.stack(probs)
+
+    shared = shared_prefix(batch)
+    plain = _batch_loss(model, batch, shared, 0)
+    with_penalty = _batch_loss(model, batch, shared, 0, starts, space, 2.0)
+    before = p_space()
+    assert float(with_penalty) == pytest.approx(float(plain) + 2.0 * float(-torch.log1p(-before).mean()), rel=1e-4)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+    (with_penalty - plain).backward()
+    opt.step()
+    assert float(p_space().sum()) < float(before.sum())
