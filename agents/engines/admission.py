@@ -1,30 +1,41 @@
-"""Which waiting request enters the engine next: shortest expected work first, with aging.
+"""Which waiting request enters the engine next, and into which slot.
 
-An engine decodes every admitted sequence in every step, so on a CPU a step of 16
+**Order.** An engine decodes every admitted sequence in every step, so on a CPU a step of 16
 sequences takes several times as long as a step of 2. Admitting requests in arrival order
 lets a burst of long generations hold every slot while an 8-token request waits behind
 them (head-of-line blocking). Here each request gets a virtual deadline, its arrival time
-plus the time its tokens would take alone (``max_new_tokens * seconds_per_token``), and the
-free slot goes to the earliest deadline. A short request therefore overtakes long ones that
-arrived shortly before it, and a long request is never starved: once its deadline is the
-earliest, nothing that arrives later can pass it.
+plus the time its work would take alone, and a free slot goes to the earliest deadline. A
+short request therefore overtakes long ones that arrived shortly before it, and a long
+request is never starved: once its deadline is the earliest, nothing that arrives later can
+pass it. (vLLM's and SGLang's priority scheduling, without preemption: a sequence that has
+started runs to its end.)
 
-The same idea as vLLM's and SGLang's priority scheduling, without preemption: a sequence
-that has started runs to its end.
+**Slots and prefix affinity.** Each slot keeps the key/value cache of the last prompt it
+ran, and a prompt that shares a prefix with it (the chat template, the task instruction,
+the schema, the worked example) recomputes only the rest. On a 2-core machine prefill costs
+~4 ms a token, as much as several decode steps, so where a request runs matters as much
+as when. The work charged in a deadline therefore includes the prompt characters the slot
+has *not* cached: a freed slot goes to the waiting request that would finish earliest *in
+that slot*, and a free slot is chosen by the longest shared prefix. Requests of one kind
+keep landing in slots that hold their prefix (SGLang's cache-aware scheduling, in small);
+the bonus is bounded by a prompt's own length, so it cannot starve anyone either.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 # The decode time a token is charged in a request's deadline: sets how long a long request
 # can be overtaken before nothing that arrives later passes it.
 SECONDS_PER_TOKEN = 0.03
+# The prefill time a prompt character is charged when the slot has not cached it (~4 ms
+# a token of ~4 characters on the 2-core machine; RESULTS.md).
+SECONDS_PER_PROMPT_CHAR = 0.001
 
 
 def virtual_deadline(max_new_tokens: int, seconds_per_token: float = SECONDS_PER_TOKEN,
@@ -33,60 +44,98 @@ def virtual_deadline(max_new_tokens: int, seconds_per_token: float = SECONDS_PER
     return (time.monotonic() if now is None else now) + max(1, max_new_tokens) * seconds_per_token
 
 
+def shared_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix (binary search over C-speed slice compares)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@dataclass(eq=False)
+class _Waiter:
+    deadline: float
+    order: int
+    prompt: str
+    turn: threading.Event = field(default_factory=threading.Event)
+    slot: int = -1
+
+
 class Admission:
-    """At most ``limit`` requests inside the engine; the rest wait in deadline order.
+    """``limit`` slots; at most one request in each, the rest wait.
 
-    Thread-safe; ``enter`` blocks only its caller. The number of waiting callers is bounded
-    by whoever calls (the Serve replica's ``max_ongoing_requests`` threads)."""
+    ``enter(max_new_tokens, prompt)`` yields the slot to run in. Thread-safe; it blocks only
+    its caller. The number of waiting callers is bounded by whoever calls (the Serve
+    replica's ``max_ongoing_requests`` threads)."""
 
-    def __init__(self, limit: int, seconds_per_token: float = SECONDS_PER_TOKEN) -> None:
+    def __init__(self, limit: int, seconds_per_token: float = SECONDS_PER_TOKEN,
+                 seconds_per_prompt_char: float = SECONDS_PER_PROMPT_CHAR) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         self.limit = limit
         self.seconds_per_token = seconds_per_token
+        self.seconds_per_prompt_char = seconds_per_prompt_char
         self._lock = threading.Lock()
-        self._active = 0
-        self._waiting: list[tuple[float, int, threading.Event]] = []
+        self._free = list(range(limit))
+        # What each slot last ran: its cache holds this prompt's prefix.
+        self._cached = [""] * limit
+        self._waiting: list[_Waiter] = []
         self._order = itertools.count()
         self.admitted = 0
         self.overtakes = 0
+        self.affinity_picks = 0
 
     @contextmanager
-    def enter(self, max_new_tokens: int) -> Iterator[None]:
-        """Hold one of the engine's places for the duration of the block."""
-        self._acquire(virtual_deadline(max_new_tokens, self.seconds_per_token))
+    def enter(self, max_new_tokens: int, prompt: str = "") -> Iterator[int]:
+        """Hold one of the engine's slots for the duration of the block; yields its index."""
+        slot = self._acquire(virtual_deadline(max_new_tokens, self.seconds_per_token), prompt)
         try:
-            yield
+            yield slot
         finally:
-            self._release()
+            self._release(slot)
 
-    def _acquire(self, deadline: float) -> None:
+    def _uncached(self, prompt: str, slot: int) -> float:
+        return (len(prompt) - shared_prefix(prompt, self._cached[slot])) * self.seconds_per_prompt_char
+
+    def _acquire(self, deadline: float, prompt: str) -> int:
         with self._lock:
             self.admitted += 1
-            if self._active < self.limit and not self._waiting:
-                self._active += 1
-                return
-            turn = threading.Event()
-            entry = (deadline, next(self._order), turn)
-            if self._waiting and deadline < max(w[0] for w in self._waiting):
+            if self._free and not self._waiting:
+                slot = max(self._free, key=lambda s: shared_prefix(prompt, self._cached[s]))
+                self._free.remove(slot)
+                self._cached[slot] = prompt
+                return slot
+            waiter = _Waiter(deadline, next(self._order), prompt)
+            if self._waiting and deadline < max(w.deadline for w in self._waiting):
                 self.overtakes += 1
-            heapq.heappush(self._waiting, entry)
-        # The releasing thread hands its place over directly (``_active`` is unchanged),
-        # so no later arrival can slip in between.
-        turn.wait()
+            self._waiting.append(waiter)
+        # The releasing thread hands its slot over directly, so no later arrival can slip
+        # in between.
+        waiter.turn.wait()
+        return waiter.slot
 
-    def _release(self) -> None:
+    def _release(self, slot: int) -> None:
         with self._lock:
-            if self._waiting:
-                _, _, turn = heapq.heappop(self._waiting)
-                turn.set()
-            else:
-                self._active -= 1
+            if not self._waiting:
+                self._free.append(slot)
+                return
+            nxt = min(self._waiting, key=lambda w: (w.deadline + self._uncached(w.prompt, slot), w.order))
+            if nxt is not min(self._waiting, key=lambda w: (w.deadline, w.order)):
+                self.affinity_picks += 1
+            self._waiting.remove(nxt)
+            self._cached[slot] = nxt.prompt
+            nxt.slot = slot
+            nxt.turn.set()
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return {"admission_limit": self.limit, "active": self._active, "waiting": len(self._waiting),
-                    "overtakes": self.overtakes}
+            return {"admission_limit": self.limit, "active": self.limit - len(self._free),
+                    "waiting": len(self._waiting), "overtakes": self.overtakes,
+                    "affinity_picks": self.affinity_picks}
 
 
-__all__ = ["SECONDS_PER_TOKEN", "Admission", "virtual_deadline"]
+__all__ = ["SECONDS_PER_PROMPT_CHAR", "SECONDS_PER_TOKEN", "Admission", "shared_prefix", "virtual_deadline"]

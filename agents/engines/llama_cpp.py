@@ -11,9 +11,11 @@ server loop, which is the field's reference for CPU serving:
 - **admission**: requests beyond the slots wait in our queue, not llama.cpp's first-come
   queue, and enter shortest expected work first with aging (``agents.engines.admission``),
   so a short request is not stuck behind a burst of long generations;
-- **prefix reuse**: a new request goes to the slot whose cached prompt shares the longest
-  prefix with it, and a host-memory prompt cache restores prefixes into any slot, so the
-  shared task instruction, schema and examples are not recomputed;
+- **prefix reuse**: our admission picks the slot (``id_slot``): the free slot whose cached
+  prompt shares the longest prefix with the request, and for a freed slot the waiting
+  request that would finish soonest in it, counting the prompt it would not have to
+  recompute; the shared task instruction, schema and examples stay in the slots that use
+  them;
 - **grammars**: JSON schemas become llguidance grammars (the constrained-decoding library
   built into this llama.cpp), and the GGUF's own chat template renders messages.
 
@@ -68,6 +70,7 @@ class LlamaCppEngine:
         self.caches: dict[str, LRU] = {}
         self.adapters: list[str] = []
         self._server: Any = None
+        self.weights_path: Any = None
         self._pool: ThreadPoolExecutor | None = None
         self._stats_lock = threading.Lock()
         self._prompt_tokens = 0
@@ -94,6 +97,15 @@ class LlamaCppEngine:
                 agent=self.name,
             )
         started = time.perf_counter()
+        if self.spec.gguf_repack != "none":
+            from agents.models.repack import repack_gguf
+
+            try:
+                path = repack_gguf(path, self.spec.gguf_repack)
+            except (OSError, ValueError) as exc:
+                raise ModelLoadError(f"cannot repack {path} as {self.spec.gguf_repack}: {exc}",
+                                     agent=self.name) from exc
+        self.weights_path = path
         trained = _trained_context(path)
         if trained:
             # llama.cpp gives no slot more than the model was trained on.
@@ -222,8 +234,8 @@ class LlamaCppEngine:
     def _one(self, job: Job) -> GenResult | AgentError:
         try:
             body = self._body(job)
-            with self.admission.enter(job.max_new_tokens):
-                resp = self._call(body)
+            with self.admission.enter(job.max_new_tokens, _cache_key(body)) as slot:
+                resp = self._call({**body, "id_slot": slot})
             return self._result(job, resp)
         except AgentError as exc:
             return exc
@@ -262,8 +274,8 @@ class LlamaCppEngine:
             return False
 
         body = self._body(job)
-        with self.admission.enter(job.max_new_tokens):
-            self._call(body, on_chunk)
+        with self.admission.enter(job.max_new_tokens, _cache_key(body)) as slot:
+            self._call({**body, "id_slot": slot}, on_chunk)
         if error:
             raise self._error(error)
         tokens_in, tokens_out, cached = _usage(final)
@@ -283,8 +295,8 @@ class LlamaCppEngine:
                     "logprobs": True, "top_logprobs": 1, "cache_prompt": self.reuse_prefix}
             if self.adapters:
                 body["lora"] = self._lora(None)
-            with self.admission.enter(len(label)):
-                resp = self._call(body)
+            with self.admission.enter(len(label), _cache_key(body)) as slot:
+                resp = self._call({**body, "id_slot": slot})
             if "error" in resp:
                 raise self._error(resp)
             tokens_in, _, cached = _usage(resp)
@@ -319,7 +331,7 @@ class LlamaCppEngine:
                     "streams_cancelled": self._cancelled, **self.admission.stats()}
 
     def info(self) -> dict[str, Any]:
-        size = os.path.getsize(self.spec.source().gguf_path or "") if self._server else 0
+        size = os.path.getsize(self.weights_path) if self._server and self.weights_path else 0
         return {
             "agent": self.name,
             "model": self.spec.model,
@@ -327,7 +339,7 @@ class LlamaCppEngine:
             "kind": self.kind,
             "weight_bytes": size,
             "device": self.device,
-            "dtype": "gguf",
+            "dtype": "gguf" if self.spec.gguf_repack == "none" else f"gguf, repacked as {self.spec.gguf_repack}",
             "tasks": [t.value for t in self.spec.tasks],
             "classify_method": "likelihood" if any(t.value == "classify" for t in self.spec.tasks) else None,
             "slots": self.slots,
@@ -337,6 +349,18 @@ class LlamaCppEngine:
             "load_s": round(self.load_s, 3),
             **self.stats(),
         }
+
+
+def _cache_key(body: dict[str, Any]) -> str:
+    """What a slot's key/value cache will hold after this request, as text whose prefixes
+    follow the prompt's: the adapter (another adapter's cache is of no use), then the
+    messages in order or the prompt."""
+    lora = ",".join(str(a["id"]) for a in body.get("lora") or [] if a["scale"])
+    if "messages" in body:
+        text = "".join(f"\x1e{m.get('role')}\x1f{m.get('content')}" for m in body["messages"])
+    else:
+        text = str(body.get("prompt", ""))
+    return f"{lora}\x1d{text}"
 
 
 def _json_grammar(schema: dict[str, Any]) -> str:

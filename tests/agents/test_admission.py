@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from agents.engines.admission import Admission
+from agents.engines.admission import Admission, shared_prefix
 
 
 def _queue(admission: Admission, tokens: list[int]) -> list[int]:
@@ -78,3 +78,59 @@ def test_a_failing_request_gives_its_place_back() -> None:
 def test_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Admission(0)
+
+
+def test_shared_prefix_length() -> None:
+    assert shared_prefix("", "abc") == 0
+    assert shared_prefix("abcd", "abXd") == 2
+    assert shared_prefix("abc", "abc") == 3
+    assert shared_prefix("abc" * 500, "abc" * 500 + "x") == 1500
+
+
+def test_a_free_slot_is_the_one_that_cached_the_longest_shared_prefix() -> None:
+    admission = Admission(3)
+    instruction = "Extract the order as JSON. " * 20
+    with admission.enter(8, "Write a reply. " * 20 + "mail 1") as reply_slot:
+        pass
+    with admission.enter(8, instruction + "mail 1") as extract_slot:
+        pass
+    assert extract_slot != reply_slot
+    with admission.enter(8, instruction + "mail 2") as slot:
+        assert slot == extract_slot
+    with admission.enter(8, "Write a reply. " * 20 + "mail 2") as slot:
+        assert slot == reply_slot
+
+
+def _queue_prompts(admission: Admission, held: str, waiting: list[tuple[int, str]]) -> list[int]:
+    """Like ``_queue`` with prompts: the only slot last ran ``held``."""
+    entered: list[int] = []
+    lock = threading.Lock()
+
+    def call(i: int) -> None:
+        tokens, prompt = waiting[i]
+        with admission.enter(tokens, prompt), lock:
+            entered.append(i)
+
+    with admission.enter(1, held):
+        threads = []
+        for i in range(len(waiting)):
+            threads.append(threading.Thread(target=call, args=(i,)))
+            threads[-1].start()
+            deadline = time.monotonic() + 5
+            while admission.stats()["waiting"] < i + 1 and time.monotonic() < deadline:
+                time.sleep(0.001)
+    for t in threads:
+        t.join(5)
+    return entered
+
+
+def test_a_freed_slot_goes_to_the_request_that_finishes_soonest_in_it_counting_its_cached_prompt() -> None:
+    schema = "You extract orders. Schema: {...}. " * 30  # ~1000 characters, cached by the slot
+    other = "You write replies to customers. " * 30
+    # 16 tokens with 1000 prompt characters cached beats 8 tokens with all of them to compute.
+    order = _queue_prompts(Admission(1), schema + "mail 0", [(8, other + "mail 1"), (16, schema + "mail 2")])
+    assert order == [1, 0]
+    # But the bonus is bounded by what the prompt would cost: a short request still passes a
+    # long one whose cached prefix saves less than the long request's extra decoding.
+    order = _queue_prompts(Admission(1), schema + "mail 0", [(8, "short mail"), (128, schema + "mail 2")])
+    assert order == [0, 1]

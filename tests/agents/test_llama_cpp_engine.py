@@ -244,4 +244,40 @@ def test_a_short_request_waiting_for_a_slot_overtakes_a_long_one_that_came_first
     for t in (holder, long_t, short_t):
         t.join(60)
     assert finished["short"] < finished["long"]
-    assert admission.stats() == {"admission_limit": 1, "active": 0, "waiting": 0, "overtakes": 1}
+    assert admission.stats() == {"admission_limit": 1, "active": 0, "waiting": 0, "overtakes": 1, "affinity_picks": 0}
+
+
+def test_a_freed_slot_goes_to_the_waiting_request_that_shares_its_cached_prefix(tiny_gguf: Path) -> None:
+    # One slot, busy with an extraction-like prompt; a reply-like request queues, then another
+    # extraction. The second extraction needs a little more decoding but none of its prompt
+    # recomputed, so it enters first and finds its prefix cached (in arrival order it would
+    # come second, into a slot that had just cached the other prompt).
+    runner = ModelRunner(gguf_spec(tiny_gguf, batching={"max_batch_size": 1})).load()
+    admission = runner.engine.admission
+    extract, reply = "Extract the order fields as JSON. " * 12, "Write a short polite reply. " * 12
+    release = threading.Event()
+    done: dict[str, Any] = {}
+
+    def hold() -> None:
+        runner.stream("generate", {**LONG, "prompt": extract + "mail 0"}, lambda _piece: release.is_set())
+
+    def call(name: str, prompt: str, tokens: int) -> None:
+        [done[name]] = runner.run_batch("generate", [{"prompt": prompt, "max_new_tokens": tokens}])
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    deadline = time.monotonic() + 30
+    while admission.stats()["active"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    callers = [threading.Thread(target=call, args=("reply", reply + "mail 1", 2)),
+               threading.Thread(target=call, args=("extract", extract + "mail 2", 4))]
+    for n, t in enumerate(callers, start=1):
+        t.start()
+        while admission.stats()["waiting"] < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+    release.set()
+    for t in (holder, *callers):
+        t.join(60)
+    usage = done["extract"].usage
+    assert usage.cached_tokens >= usage.tokens_in - 8, usage
+    assert admission.stats()["affinity_picks"] == 1
