@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from orchestrator import Failure, SQLiteStore, step, workflow
@@ -60,3 +61,19 @@ def test_the_engine_hands_the_failure_to_triage_result(tmp_path: Path) -> None:
     assert record.result["action"] == "needs a human"
     assert record.result["failed"][0]["step"] == "classify_fails"
     assert "no classifier for 'Broken mug'" in record.result["failed"][0]["error"]
+
+
+def test_the_extraction_schema_carries_no_prose_for_the_writer_to_copy() -> None:
+    # The class docstring used to reach the prompt's schema, and SmolLM2 answered it as the intent.
+    from workflows.email_triage import EmailFields
+
+    assert "description" not in json.dumps(EmailFields.model_json_schema())
+
+
+def test_a_reply_cut_by_the_token_budget_ends_at_its_last_full_sentence_and_is_signed() -> None:
+    from workflows.email_triage import SIGNATURE, signed
+
+    assert signed("Hi Ann, thanks. We will check. I'm sorry for any", cut=True) == f"Hi Ann, thanks. We will check. {SIGNATURE}"
+    assert signed("Hi Ann, thanks! ", cut=False) == f"Hi Ann, thanks! {SIGNATURE}"
+    assert signed(f"Hi Ann. {SIGNATURE}", cut=False) == f"Hi Ann. {SIGNATURE}"
+    assert signed("no sentence end at all", cut=True) == f"no sentence end at all {SIGNATURE}"
