@@ -191,9 +191,6 @@ class AgentSpec(_Spec):
     # The inference engine (agents.engines): "auto" takes llama_cpp for a GGUF file and
     # transformers for everything else.
     engine: Literal["auto", "transformers", "llama_cpp"] = "auto"
-    # llama_cpp only: serve the GGUF's sub-8-bit weights rewritten once as Q8_0 (cached),
-    # which llama.cpp's CPU build processes prompts with ~1.5x faster (agents.models.repack).
-    gguf_repack: Literal["none", "q8_0"] = "none"
     # CPU threads the engine computes with; default: resources.num_cpus (at least 1). Ray
     # reserves num_cpus; a replica may use more threads than it reserves where it knows
     # its neighbours are mostly idle (the default fleet's generator beside a quick encoder).
@@ -268,9 +265,6 @@ class AgentSpec(_Spec):
         if self.adapters and self.resolved_engine != "llama_cpp":
             raise ValueError("adapters are served by the llama_cpp engine (a GGUF base model); "
                              f"this agent runs on {self.resolved_engine}")
-        if self.gguf_repack != "none" and self.resolved_engine != "llama_cpp":
-            raise ValueError(f"gguf_repack is for the llama_cpp engine (a GGUF file); this agent runs on "
-                             f"{self.resolved_engine}")
         if self.engine == "llama_cpp":
             if not _is_gguf_reference(self.model, self.gguf_file):
                 raise ValueError(
