@@ -70,7 +70,6 @@ class LlamaCppEngine:
         self.caches: dict[str, LRU] = {}
         self.adapters: list[str] = []
         self._server: Any = None
-        self.weights_path: Any = None
         self._pool: ThreadPoolExecutor | None = None
         self._stats_lock = threading.Lock()
         self._prompt_tokens = 0
@@ -97,15 +96,6 @@ class LlamaCppEngine:
                 agent=self.name,
             )
         started = time.perf_counter()
-        if self.spec.gguf_repack != "none":
-            from agents.models.repack import repack_gguf
-
-            try:
-                path = repack_gguf(path, self.spec.gguf_repack)
-            except (OSError, ValueError) as exc:
-                raise ModelLoadError(f"cannot repack {path} as {self.spec.gguf_repack}: {exc}",
-                                     agent=self.name) from exc
-        self.weights_path = path
         trained = _trained_context(path)
         if trained:
             # llama.cpp gives no slot more than the model was trained on.
@@ -331,7 +321,7 @@ class LlamaCppEngine:
                     "streams_cancelled": self._cancelled, **self.admission.stats()}
 
     def info(self) -> dict[str, Any]:
-        size = os.path.getsize(self.weights_path) if self._server and self.weights_path else 0
+        size = os.path.getsize(self.spec.source().gguf_path or "") if self._server else 0
         return {
             "agent": self.name,
             "model": self.spec.model,
@@ -339,7 +329,7 @@ class LlamaCppEngine:
             "kind": self.kind,
             "weight_bytes": size,
             "device": self.device,
-            "dtype": "gguf" if self.spec.gguf_repack == "none" else f"gguf, repacked as {self.spec.gguf_repack}",
+            "dtype": "gguf",
             "tasks": [t.value for t in self.spec.tasks],
             "classify_method": "likelihood" if any(t.value == "classify" for t in self.spec.tasks) else None,
             "slots": self.slots,
