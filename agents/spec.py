@@ -154,6 +154,11 @@ class Batching(_Spec):
 
     max_batch_size: int = Field(default=8, ge=1, le=1024)
     batch_wait_timeout_s: float = Field(default=0.01, ge=0, le=60)
+    # llama_cpp: slots beyond max_batch_size that take only short requests (max_new_tokens
+    # at most express_max_new_tokens), so a burst of long generations holding every slot
+    # does not make a short request wait for one of them to end.
+    express_slots: int = Field(default=0, ge=0, le=64)
+    express_max_new_tokens: int = Field(default=16, ge=1, le=32768)
 
 
 class Pricing(_Spec):
@@ -265,6 +270,9 @@ class AgentSpec(_Spec):
         if self.adapters and self.resolved_engine != "llama_cpp":
             raise ValueError("adapters are served by the llama_cpp engine (a GGUF base model); "
                              f"this agent runs on {self.resolved_engine}")
+        if self.batching.express_slots and self.resolved_engine != "llama_cpp":
+            raise ValueError(f"batching.express_slots is for the llama_cpp engine; this agent runs on "
+                             f"{self.resolved_engine}")
         if self.engine == "llama_cpp":
             if not _is_gguf_reference(self.model, self.gguf_file):
                 raise ValueError(

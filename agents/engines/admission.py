@@ -19,6 +19,12 @@ has *not* cached: a freed slot goes to the waiting request that would finish ear
 that slot*, and a free slot is chosen by the longest shared prefix. Requests of one kind
 keep landing in slots that hold their prefix (SGLang's cache-aware scheduling, in small);
 the bonus is bounded by a prompt's own length, so it cannot starve anyone either.
+
+**Express slots.** Without preemption, a burst of long generations that arrives first holds
+every slot, and a short request behind it waits for the first of them to end. ``express``
+extra slots take only short requests (``max_new_tokens <= express_max_new_tokens``), so a
+short request finds a slot at once unless ``express`` short ones are already running; a
+step then decodes at most ``limit + express`` sequences.
 """
 
 from __future__ import annotations
@@ -61,38 +67,47 @@ class _Waiter:
     deadline: float
     order: int
     prompt: str
+    short: bool
     turn: threading.Event = field(default_factory=threading.Event)
     slot: int = -1
 
 
 class Admission:
-    """``limit`` slots; at most one request in each, the rest wait.
+    """``limit`` slots for any request plus ``express`` for short ones; at most one request
+    in each, the rest wait. Slots ``limit`` and up are the express ones.
 
     ``enter(max_new_tokens, prompt)`` yields the slot to run in. Thread-safe; it blocks only
     its caller. The number of waiting callers is bounded by whoever calls (the Serve
     replica's ``max_ongoing_requests`` threads)."""
 
     def __init__(self, limit: int, seconds_per_token: float = SECONDS_PER_TOKEN,
-                 seconds_per_prompt_char: float = SECONDS_PER_PROMPT_CHAR) -> None:
+                 seconds_per_prompt_char: float = SECONDS_PER_PROMPT_CHAR, *, express: int = 0,
+                 express_max_new_tokens: int = 16) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
+        if express < 0:
+            raise ValueError(f"express must be at least 0, got {express}")
         self.limit = limit
+        self.express = express
+        self.express_max_new_tokens = express_max_new_tokens
         self.seconds_per_token = seconds_per_token
         self.seconds_per_prompt_char = seconds_per_prompt_char
         self._lock = threading.Lock()
-        self._free = list(range(limit))
+        self._free = list(range(limit + express))
         # What each slot last ran: its cache holds this prompt's prefix.
-        self._cached = [""] * limit
+        self._cached = [""] * (limit + express)
         self._waiting: list[_Waiter] = []
         self._order = itertools.count()
         self.admitted = 0
         self.overtakes = 0
         self.affinity_picks = 0
+        self.express_admits = 0
 
     @contextmanager
     def enter(self, max_new_tokens: int, prompt: str = "") -> Iterator[int]:
         """Hold one of the engine's slots for the duration of the block; yields its index."""
-        slot = self._acquire(virtual_deadline(max_new_tokens, self.seconds_per_token), prompt)
+        slot = self._acquire(virtual_deadline(max_new_tokens, self.seconds_per_token), prompt,
+                             max_new_tokens <= self.express_max_new_tokens)
         try:
             yield slot
         finally:
@@ -101,15 +116,24 @@ class Admission:
     def _uncached(self, prompt: str, slot: int) -> float:
         return (len(prompt) - shared_prefix(prompt, self._cached[slot])) * self.seconds_per_prompt_char
 
-    def _acquire(self, deadline: float, prompt: str) -> int:
+    def _fits(self, slot: int, short: bool) -> bool:
+        return short or slot < self.limit
+
+    def _acquire(self, deadline: float, prompt: str, short: bool) -> int:
         with self._lock:
             self.admitted += 1
-            if self._free and not self._waiting:
-                slot = max(self._free, key=lambda s: shared_prefix(prompt, self._cached[s]))
+            free = [s for s in self._free if self._fits(s, short)]
+            # Waiters come first, except that a short request may take a free express slot:
+            # a waiter that could use it would already hold it.
+            if free and (not self._waiting or all(s >= self.limit for s in free)):
+                # Regular slots first: express ones stay free for the next short request.
+                slot = max(free, key=lambda s: (s < self.limit, shared_prefix(prompt, self._cached[s])))
                 self._free.remove(slot)
                 self._cached[slot] = prompt
+                if slot >= self.limit:
+                    self.express_admits += 1
                 return slot
-            waiter = _Waiter(deadline, next(self._order), prompt)
+            waiter = _Waiter(deadline, next(self._order), prompt, short)
             if self._waiting and deadline < max(w.deadline for w in self._waiting):
                 self.overtakes += 1
             self._waiting.append(waiter)
@@ -120,12 +144,15 @@ class Admission:
 
     def _release(self, slot: int) -> None:
         with self._lock:
-            if not self._waiting:
+            waiting = [w for w in self._waiting if self._fits(slot, w.short)]
+            if not waiting:
                 self._free.append(slot)
                 return
-            nxt = min(self._waiting, key=lambda w: (w.deadline + self._uncached(w.prompt, slot), w.order))
-            if nxt is not min(self._waiting, key=lambda w: (w.deadline, w.order)):
+            nxt = min(waiting, key=lambda w: (w.deadline + self._uncached(w.prompt, slot), w.order))
+            if nxt is not min(waiting, key=lambda w: (w.deadline, w.order)):
                 self.affinity_picks += 1
+            if slot >= self.limit:
+                self.express_admits += 1
             self._waiting.remove(nxt)
             self._cached[slot] = nxt.prompt
             nxt.slot = slot
@@ -133,9 +160,12 @@ class Admission:
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return {"admission_limit": self.limit, "active": self.limit - len(self._free),
-                    "waiting": len(self._waiting), "overtakes": self.overtakes,
-                    "affinity_picks": self.affinity_picks}
+            out = {"admission_limit": self.limit, "active": self.limit + self.express - len(self._free),
+                   "waiting": len(self._waiting), "overtakes": self.overtakes,
+                   "affinity_picks": self.affinity_picks}
+            if self.express:
+                out |= {"express_slots": self.express, "express_admits": self.express_admits}
+            return out
 
 
 __all__ = ["SECONDS_PER_PROMPT_CHAR", "SECONDS_PER_TOKEN", "Admission", "shared_prefix", "virtual_deadline"]

@@ -4,7 +4,8 @@ The binding is ``xllamacpp`` (prebuilt CPU wheels on PyPI; see benchmarks/RESULT
 why it was chosen over a source build of ``llama-cpp-python``). It embeds llama.cpp's C++
 server loop, which is the field's reference for CPU serving:
 
-- **continuous batching**: a fixed pool of slots (``batching.max_batch_size``), each slot
+- **continuous batching**: a fixed pool of slots (``batching.max_batch_size``, plus
+  ``batching.express_slots`` that take only short requests), each slot
   a KV-cache sequence; every step decodes one token for each generating slot plus prompt
   chunks of newly admitted requests in one ``llama_decode`` call, and a slot is freed the
   moment its request finishes;
@@ -63,10 +64,12 @@ class LlamaCppEngine:
         self.threads = max(1, threads)
         self.device = device
         self.slots = spec.batching.max_batch_size
+        self.express = spec.batching.express_slots
         self.slot_ctx = spec.max_input_tokens + spec.generation.max_new_tokens
         # llama.cpp's own queue is first come, first served; ours orders by expected work so
         # a short request is not stuck behind a burst of long ones.
-        self.admission = Admission(self.slots)
+        self.admission = Admission(self.slots, express=self.express,
+                                   express_max_new_tokens=spec.batching.express_max_new_tokens)
         self.caches: dict[str, LRU] = {}
         self.adapters: list[str] = []
         self._server: Any = None
@@ -102,10 +105,10 @@ class LlamaCppEngine:
             self.slot_ctx = min(self.slot_ctx, trained)
         p = xlc.CommonParams()
         p.model.path = str(path)
-        p.n_parallel = self.slots
+        p.n_parallel = self.slots + self.express
         # One context per slot, each big enough for the agent's longest request: a longer
         # prompt is refused with the sizes named instead of evicting other sequences.
-        p.n_ctx = self.slots * self.slot_ctx
+        p.n_ctx = p.n_parallel * self.slot_ctx
         p.kv_unified = False
         p.cpuparams.n_threads = self.threads
         p.cpuparams_batch.n_threads = self.threads
@@ -134,7 +137,7 @@ class LlamaCppEngine:
             self._server = xlc.Server(p)
         except Exception as exc:
             raise ModelLoadError(f"llama.cpp cannot load {path}: {exc}", agent=self.name) from exc
-        self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix=f"llama-{self.name}")
+        self._pool = ThreadPoolExecutor(max_workers=self.slots + self.express, thread_name_prefix=f"llama-{self.name}")
         self.load_s = time.perf_counter() - started
         log.info("model_loaded", agent=self.name, engine="llama_cpp", model=str(path), slots=self.slots,
                  slot_ctx=self.slot_ctx, threads=self.threads, load_s=round(self.load_s, 2))
@@ -333,6 +336,7 @@ class LlamaCppEngine:
             "tasks": [t.value for t in self.spec.tasks],
             "classify_method": "likelihood" if any(t.value == "classify" for t in self.spec.tasks) else None,
             "slots": self.slots,
+            "express_slots": self.express,
             "adapters": list(self.adapters),
             "slot_context": self.slot_ctx,
             "threads": self.threads,

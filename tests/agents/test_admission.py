@@ -134,3 +134,53 @@ def test_a_freed_slot_goes_to_the_request_that_finishes_soonest_in_it_counting_i
     # long one whose cached prefix saves less than the long request's extra decoding.
     order = _queue_prompts(Admission(1), schema + "mail 0", [(8, "short mail"), (128, schema + "mail 2")])
     assert order == [0, 1]
+
+
+def test_a_short_request_takes_a_free_express_slot_while_long_ones_wait() -> None:
+    admission = Admission(1, express=1, express_max_new_tokens=16)
+    entered: list[str] = []
+
+    def call(name: str, tokens: int) -> None:
+        with admission.enter(tokens) as slot:
+            entered.append(f"{name}@{slot}")
+
+    with admission.enter(128) as held:
+        assert held == 0  # a long request never gets the express slot
+        long_t = threading.Thread(target=call, args=("long", 64))
+        long_t.start()
+        deadline = time.monotonic() + 5
+        while admission.stats()["waiting"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        short_t = threading.Thread(target=call, args=("short", 8))
+        short_t.start()
+        short_t.join(5)
+        # The short one ran in slot 1 while slot 0 was still held; the long one still waits.
+        assert entered == ["short@1"] and admission.stats()["waiting"] == 1
+    long_t.join(5)
+    assert entered == ["short@1", "long@0"]
+    assert admission.stats()["express_admits"] == 1
+
+
+def test_a_freed_express_slot_goes_only_to_a_short_request() -> None:
+    admission = Admission(1, express=1, express_max_new_tokens=16)
+    order: list[str] = []
+    with admission.enter(128):
+        with admission.enter(8) as express:
+            assert express == 1
+            threads = [threading.Thread(target=lambda n=n, t=t: _enter_and_log(admission, n, t, order))
+                       for n, t in (("long", 32), ("short", 16))]
+            for t in threads:
+                t.start()
+                deadline = time.monotonic() + 5
+                while admission.stats()["waiting"] < len(order) + threads.index(t) + 1 and time.monotonic() < deadline:
+                    time.sleep(0.001)
+        # The express slot is free now: the short waiter takes it, the long one keeps waiting.
+        threads[1].join(5)
+        assert order == ["short@1"]
+    threads[0].join(5)
+    assert order == ["short@1", "long@0"]
+
+
+def _enter_and_log(admission: Admission, name: str, tokens: int, order: list[str]) -> None:
+    with admission.enter(tokens) as slot:
+        order.append(f"{name}@{slot}")

@@ -281,3 +281,27 @@ def test_a_freed_slot_goes_to_the_waiting_request_that_shares_its_cached_prefix(
     usage = done["extract"].usage
     assert usage.cached_tokens >= usage.tokens_in - 8, usage
     assert admission.stats()["affinity_picks"] == 1
+
+
+def test_a_short_request_runs_in_an_express_slot_while_a_long_one_holds_the_regular_slot(tiny_gguf: Path) -> None:
+    runner = ModelRunner(gguf_spec(tiny_gguf, batching={"max_batch_size": 1, "express_slots": 1})).load()
+    assert runner.info()["express_slots"] == 1
+    release = threading.Event()
+    holder = threading.Thread(target=lambda: runner.stream("generate", LONG, lambda _piece: release.is_set()))
+    holder.start()
+    deadline = time.monotonic() + 30
+    while runner.engine.admission.stats()["active"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        # Without the express slot this would wait for the 1000-token stream to end.
+        [short] = runner.run_batch("generate", [{"prompt": "Hi", "max_new_tokens": 2}])
+        assert isinstance(short, GenerateResponse) and holder.is_alive()
+    finally:
+        release.set()
+        holder.join(60)
+    assert runner.engine.admission.stats()["express_admits"] == 1
+
+
+def test_express_slots_are_refused_on_the_transformers_engine(tiny_gguf: Path) -> None:
+    with pytest.raises(ValueError, match="express_slots is for the llama_cpp engine"):
+        gguf_spec(tiny_gguf, engine="transformers", batching={"express_slots": 1})
