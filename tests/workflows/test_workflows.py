@@ -155,7 +155,19 @@ def test_slmflow_run_cli(default_fleet_deployed: str, tmp_path: Path) -> None:
     inputs.write_text("\n".join(json.dumps(r) for r in _inputs("loan_documents", [2])) + "\n")
     res = CliRunner().invoke(main, ["run", "workflows.loan_documents", "--inputs", str(inputs)])
     assert res.exit_code == 0, res.output
-    assert "40000" in res.output or "40,000" in res.output
+    record = json.loads(next(line for line in res.output.splitlines() if line.startswith("{")))
+    result = record["result"]
+    assert record["error"] is None and result["application_id"] == "L-1003", record
+    # The amount as read by SmolLM2: right, or a wrong one the grounding rule flags, or another
+    # number of the document (as test_loan_documents allows). Greedy output of a 135M model
+    # can change with which cached prompt prefix its slot reuses (llama.cpp's logits are not
+    # bit-identical across batch shapes), so this test pins the command, not the model.
+    from workflows.loan_documents import numbers_in
+
+    grounding = {r["field"] for r in result["rules_applied"] if r["rule"] == "grounding"}
+    document = _inputs("loan_documents", [2])[0]["document"]
+    assert (result["requested_amount"] == 40000 or "requested_amount" in grounding
+            or result["requested_amount"] in numbers_in(document)), result
 
 
 def test_demo_smoke(default_fleet_deployed: str, tmp_path: Path) -> None:
