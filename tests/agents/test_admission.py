@@ -10,24 +10,34 @@ import pytest
 from agents.engines.admission import Admission, shared_prefix
 
 
+def _wait_until_waiting(admission: Admission, n: int) -> None:
+    deadline = time.monotonic() + 5
+    while admission.stats()["waiting"] < n and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
 def _queue(admission: Admission, tokens: list[int]) -> list[int]:
     """Hold the only place, queue one caller per entry of ``tokens`` (in that order), then
     let them in one at a time; returns the order in which they entered."""
+    return _queue_prompts(admission, "", [(n, "") for n in tokens])
+
+
+def _queue_prompts(admission: Admission, held: str, waiting: list[tuple[int, str]]) -> list[int]:
+    """Like ``_queue`` with prompts: the only slot last ran ``held``."""
     entered: list[int] = []
     lock = threading.Lock()
 
     def call(i: int) -> None:
-        with admission.enter(tokens[i]), lock:
+        tokens, prompt = waiting[i]
+        with admission.enter(tokens, prompt), lock:
             entered.append(i)
 
-    with admission.enter(1):
+    with admission.enter(1, held):
         threads = []
-        for i in range(len(tokens)):
+        for i in range(len(waiting)):
             threads.append(threading.Thread(target=call, args=(i,)))
             threads[-1].start()
-            deadline = time.monotonic() + 5
-            while admission.stats()["waiting"] < i + 1 and time.monotonic() < deadline:
-                time.sleep(0.001)
+            _wait_until_waiting(admission, i + 1)
             time.sleep(0.002)  # distinct arrival times
     for t in threads:
         t.join(5)
@@ -101,29 +111,6 @@ def test_a_free_slot_is_the_one_that_cached_the_longest_shared_prefix() -> None:
         assert slot == reply_slot
 
 
-def _queue_prompts(admission: Admission, held: str, waiting: list[tuple[int, str]]) -> list[int]:
-    """Like ``_queue`` with prompts: the only slot last ran ``held``."""
-    entered: list[int] = []
-    lock = threading.Lock()
-
-    def call(i: int) -> None:
-        tokens, prompt = waiting[i]
-        with admission.enter(tokens, prompt), lock:
-            entered.append(i)
-
-    with admission.enter(1, held):
-        threads = []
-        for i in range(len(waiting)):
-            threads.append(threading.Thread(target=call, args=(i,)))
-            threads[-1].start()
-            deadline = time.monotonic() + 5
-            while admission.stats()["waiting"] < i + 1 and time.monotonic() < deadline:
-                time.sleep(0.001)
-    for t in threads:
-        t.join(5)
-    return entered
-
-
 def test_a_freed_slot_goes_to_the_request_that_finishes_soonest_in_it_counting_its_cached_prompt() -> None:
     schema = "You extract orders. Schema: {...}. " * 30  # ~1000 characters, cached by the slot
     other = "You write replies to customers. " * 30
@@ -148,9 +135,7 @@ def test_a_short_request_takes_a_free_express_slot_while_long_ones_wait() -> Non
         assert held == 0  # a long request never gets the express slot
         long_t = threading.Thread(target=call, args=("long", 64))
         long_t.start()
-        deadline = time.monotonic() + 5
-        while admission.stats()["waiting"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.001)
+        _wait_until_waiting(admission, 1)
         short_t = threading.Thread(target=call, args=("short", 8))
         short_t.start()
         short_t.join(5)
@@ -169,11 +154,9 @@ def test_a_freed_express_slot_goes_only_to_a_short_request() -> None:
             assert express == 1
             threads = [threading.Thread(target=lambda n=n, t=t: _enter_and_log(admission, n, t, order))
                        for n, t in (("long", 32), ("short", 16))]
-            for t in threads:
+            for n, t in enumerate(threads, start=1):
                 t.start()
-                deadline = time.monotonic() + 5
-                while admission.stats()["waiting"] < len(order) + threads.index(t) + 1 and time.monotonic() < deadline:
-                    time.sleep(0.001)
+                _wait_until_waiting(admission, n)
         # The express slot is free now: the short waiter takes it, the long one keeps waiting.
         threads[1].join(5)
         assert order == ["short@1"]
