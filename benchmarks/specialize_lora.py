@@ -71,6 +71,20 @@ def score_adapter(version: Path, task: str, path: Path, threads: int, base: bool
     return out
 
 
+def train_lora(name: str, task: str, train: str, test: str, fresh: list[str], args: argparse.Namespace,
+               registry: object) -> tuple[object, dict[str, dict]]:
+    """Train one LoRA specialist on ``train``; its metrics on ``test`` and on each ``fresh`` file."""
+    from agents.specialists.adapters import train_adapter
+
+    trained = train_adapter(name, task=task, base="smollm2", data=DATA / train, eval_data=DATA / test,
+                            threads=args.threads, registry=registry, epochs=args.epochs,
+                            compare_base=not args.no_base, progress=_progress)
+    results = {test: trained.metrics}
+    for fname in fresh:
+        results[fname] = score_adapter(Path(trained.path), task, DATA / fname, args.threads, not args.no_base)
+    return trained, results
+
+
 def score_base(task: str, paths: list[Path], threads: int) -> dict:
     """The base model alone (no adapter) on held-out files, through the same serving path."""
     from agents.runtime import ModelRunner
@@ -136,7 +150,6 @@ def main() -> None:
         print(f"{time.perf_counter() - t:.0f} s, load {os.getloadavg()[0]:.1f}")
         return
 
-    from agents.specialists.adapters import train_adapter
     from agents.specialists.registry import Registry
     from agents.specialists.train import train_classifier
 
@@ -158,14 +171,10 @@ def main() -> None:
            "tool_accuracy": float("nan")}
     t = time.perf_counter()
     if not args.skip_extract:
-        ext = train_adapter("orders", task="extract", base="smollm2", data=DATA / args.train_file,
-                            eval_data=DATA / "order_extraction.test.jsonl", threads=args.threads, registry=registry,
-                            epochs=args.epochs, compare_base=not args.no_base, progress=_progress)
+        ext, results = train_lora("orders", "extract", args.train_file, "order_extraction.test.jsonl",
+                                  FRESH_EXTRACT, args, registry)
         print(f"(a) extraction trained on {args.train_file}: train_s {ext.metrics['train_s']} "
               f"({time.perf_counter() - t:.0f} s with the test scoring)")
-        results = {"order_extraction.test.jsonl": ext.metrics}
-        for fname in FRESH_EXTRACT:
-            results[fname] = score_adapter(Path(ext.path), "extract", DATA / fname, args.threads, not args.no_base)
         for fname, m in results.items():
             show("(a) extraction", fname, m)
             b = m.get("base") or nan
@@ -197,13 +206,9 @@ def main() -> None:
                          f"{fresh['zero_shot_accuracy']:.1%} | {fresh['accuracy']:.1%} ({args.method}) | |")
     if args.tool_lora:
         t = time.perf_counter()
-        tc = train_adapter("tools", task="tool_call", base="smollm2", data=DATA / "tool_choice.train.jsonl",
-                           eval_data=DATA / "tool_choice.test.jsonl", threads=args.threads, registry=registry,
-                           epochs=args.epochs, compare_base=not args.no_base, progress=_progress)
+        tc, results = train_lora("tools", "tool_call", "tool_choice.train.jsonl", "tool_choice.test.jsonl",
+                                 FRESH_TOOLS, args, registry)
         print(f"(b) tool_call LoRA: train_s {tc.metrics['train_s']} ({time.perf_counter() - t:.0f} s with the test scoring)")
-        results = {"tool_choice.test.jsonl": tc.metrics}
-        for fname in FRESH_TOOLS:
-            results[fname] = score_adapter(Path(tc.path), "tool_call", DATA / fname, args.threads, not args.no_base)
         for fname, m in results.items():
             show("(b) tool_call LoRA", fname, m)
             b = m.get("base") or nan
