@@ -185,11 +185,21 @@ class ClassifyResponse(_Model):
     usage: Usage = Field(default_factory=Usage)
 
 
+def _check_extractive(req: ExtractRequest | ToolCallRequest) -> None:
+    if req.extractive and not req.constrained:
+        # The spans are enforced by the grammar; without one the flag would silently do nothing.
+        raise ValueError("extractive=True needs constrained=True (the spans are enforced by the grammar)")
+
+
 class ExtractRequest(_Model):
     """Extract data matching ``json_schema`` from ``text``.
 
     ``constrained=True`` decodes under the schema's grammar, so the output always
     parses; ``False`` generates freely and validates, raising ``InvalidOutput``.
+    ``extractive=True`` (with ``constrained``) lets every free string field take only a
+    verbatim span of ``text``, whole words as written there: for answers that are copied
+    from the input (names, products, ids), never paraphrased. ``None``: as the ``adapter``
+    was trained (on for a specialist whose training answers all copied their input).
     """
 
     text: str
@@ -197,6 +207,7 @@ class ExtractRequest(_Model):
     instruction: str | None = None
     adapter: str | None = None
     constrained: bool = True
+    extractive: bool | None = None
     max_new_tokens: int | None = Field(default=None, ge=1, le=32768)
     temperature: float | None = Field(default=None, ge=0, le=5)
 
@@ -206,6 +217,11 @@ class ExtractRequest(_Model):
         if not isinstance(v, dict) or not v:
             raise ValueError("json_schema must be a non-empty JSON schema object")
         return v
+
+    @model_validator(mode="after")
+    def _extractive_needs_grammar(self) -> ExtractRequest:
+        _check_extractive(self)
+        return self
 
 
 class ExtractResponse(_Model):
@@ -230,7 +246,11 @@ class Tool(_Model):
 
 
 class ToolCallRequest(_Model):
-    """Pick one of ``tools`` for the request in ``text`` (or ``messages``) and fill its arguments."""
+    """Pick one of ``tools`` for the request in ``text`` (or ``messages``) and fill its arguments.
+
+    ``extractive=True``: free string arguments take only a verbatim span of the user's words
+    (as ``ExtractRequest.extractive``).
+    """
 
     text: str | None = None
     messages: list[ChatMessage] | None = None
@@ -238,6 +258,7 @@ class ToolCallRequest(_Model):
     instruction: str | None = None
     adapter: str | None = None
     constrained: bool = True
+    extractive: bool | None = None
     max_new_tokens: int | None = Field(default=None, ge=1, le=32768)
     temperature: float | None = Field(default=None, ge=0, le=5)
 
@@ -248,6 +269,7 @@ class ToolCallRequest(_Model):
         names = [t.name for t in self.tools]
         if len(set(names)) != len(names):
             raise ValueError(f"tool names must be unique, got {names}")
+        _check_extractive(self)
         return self
 
 

@@ -313,12 +313,33 @@ def _train(engine: Any, seqs: list[tuple[list[int], list[int]]], *, epochs: int,
     return state, {"steps": steps, "shared_prefix_tokens": shared, "final_loss": round(sum(tail) / len(tail), 4), "first_loss": round(losses[0], 4)}
 
 
-def evaluate(runner: Any, task: str, rows: list[Row], adapter: str | None) -> dict[str, Any]:
+def copies_input(task: str, rows: list[Row]) -> bool:
+    """Whether every answer's free string fields are verbatim spans of its input: then the
+    specialist is served extractive (``agents.tasks._spans``), as it was trained to answer."""
+    from jsonschema import Draft202012Validator
+
+    from agents.tasks._spans import extractive_schema
+    from agents.tasks.tool_call import call_schema, user_text
+
+    if task not in ("extract", "tool_call") or not rows:
+        return False
+    for row in rows:
+        req = row.request
+        schema, text = (req.json_schema, req.text) if task == "extract" else (call_schema(req.tools), user_text(req))
+        if next(Draft202012Validator(extractive_schema(schema, text)).iter_errors(row.target), None) is not None:
+            return False
+    return True
+
+
+def evaluate(runner: Any, task: str, rows: list[Row], adapter: str | None, extractive: bool = False) -> dict[str, Any]:
     """Serve ``rows`` through ``runner`` (llama_cpp, with or without ``adapter``), all at once."""
     from jsonschema import Draft202012Validator
 
     def one(row: Row) -> Any:
-        req = row.request.model_copy(update={"adapter": adapter})
+        update: dict[str, Any] = {"adapter": adapter}
+        if task != "chat":
+            update["extractive"] = extractive
+        req = row.request.model_copy(update=update)
         return runner.run_batch(task, [req])[0]
 
     with ThreadPoolExecutor(max_workers=max(1, runner.spec.batching.max_batch_size)) as pool:
@@ -381,8 +402,13 @@ def train_adapter(
     progress: Progress | None = None,
     compare_base: bool = True,
     space_weight: float = 0.0,
+    extractive: bool | None = None,
 ) -> TrainResult:
-    """Train a LoRA adapter for ``name``; evaluate it through the llama_cpp engine; write a version."""
+    """Train a LoRA adapter for ``name``; evaluate it through the llama_cpp engine; write a version.
+
+    ``extractive``: serve (and evaluate) it with free string fields held to spans of the
+    input; None decides from the data: on when every training answer copies its input.
+    """
     from agents.engines.hf import TransformersEngine
     from agents.runtime import ModelRunner
     from agents.spec import AgentSpec
@@ -412,6 +438,8 @@ def train_adapter(
         raise TrainError(f"--base {base!r} is an encoder; a LoRA adapter needs a causal LM (e.g. smollm2)")
     if progress:
         progress("loading base", 1, 1)
+    if extractive is None:
+        extractive = copies_input(task, train_rows)
     cfg = engine.lm.model.config
     seqs, starts = _sequences(engine, task, train_rows)
     state, stats = _train(engine, seqs, epochs=epochs, rank=rank, lr=lr, batch_size=batch_size, layers=layers,
@@ -430,10 +458,11 @@ def train_adapter(
                                batching={"max_batch_size": 8}, generation={"max_new_tokens": 256})
         runner = ModelRunner(serve_spec, threads=max(1, threads)).load()
         metrics: dict[str, Any] = {"eval_source": eval_source, "eval_rows": len(eval_rows),
-                                   "train_rows": len(train_rows)}
-        metrics.update(evaluate(runner, task, eval_rows, "adapter"))
+                                   "train_rows": len(train_rows), "extractive": extractive}
+        metrics.update(evaluate(runner, task, eval_rows, "adapter", extractive))
         if compare_base:
-            metrics["base"] = evaluate(runner, task, eval_rows, None)
+            # The base under the same decoding, so the difference is what training added.
+            metrics["base"] = evaluate(runner, task, eval_rows, None, extractive)
         runner.engine.close()
         if progress:
             progress("evaluating", 1, 1)
@@ -447,7 +476,7 @@ def train_adapter(
             if eval_data is not None else None,
             hyperparameters={"rank": rank, "alpha": 2 * rank, "lr": lr, "epochs": epochs, "batch_size": batch_size, "top_layers": layers,
                              "seed": seed, "target_modules": list(TARGET_MODULES), "space_weight": space_weight,
-                             **stats},
+                             "extractive": extractive, **stats},
             metrics=metrics,
         )
         meta = registry.commit(name, staging, meta)
@@ -460,5 +489,5 @@ def train_adapter(
                        labels=[], metrics=metrics, meta=meta)
 
 
-__all__ = ["ADAPTER_FILE", "TASKS", "compact", "evaluate", "infer_schema", "load_rows", "resolve_gguf_base",
+__all__ = ["ADAPTER_FILE", "TASKS", "compact", "copies_input", "evaluate", "infer_schema", "load_rows", "resolve_gguf_base",
            "space_token_ids", "train_adapter", "value_starts"]

@@ -10,6 +10,7 @@ from agents.errors import AgentError, InvalidOutput, InvalidRequest
 from agents.protocol import ExtractRequest, ExtractResponse, Usage
 from agents.tasks._json import check_schema, parse_json, schema_errors
 from agents.tasks._params import job
+from agents.tasks._spans import extractive_schema, use_spans
 
 DEFAULT_INSTRUCTION = "Extract the requested information from the user's text."
 
@@ -48,11 +49,7 @@ def run(ctx: Any, requests: list[ExtractRequest]) -> list[ExtractResponse | Agen
             out[i] = InvalidRequest(f"json_schema is not a valid JSON schema: {problem}", agent=ctx.name)
         else:
             todo.append(i)
-    jobs = [
-        job(ctx, requests[i], messages=messages(requests[i]),
-            json_schema=requests[i].json_schema if requests[i].constrained else None)
-        for i in todo
-    ]
+    jobs = [job(ctx, requests[i], messages=messages(requests[i]), json_schema=grammar_schema(ctx, requests[i])) for i in todo]
     for i, res in zip(todo, ctx.generate(jobs) if jobs else [], strict=True):
         req = requests[i]
         if isinstance(res, AgentError):
@@ -64,6 +61,14 @@ def run(ctx: Any, requests: list[ExtractRequest]) -> list[ExtractResponse | Agen
         except InvalidOutput as exc:
             out[i] = exc
     return out  # type: ignore[return-value]
+
+
+def grammar_schema(ctx: Any, req: ExtractRequest) -> dict[str, Any] | None:
+    """The schema the decoder is held to (None: unconstrained). The prompt always shows
+    ``req.json_schema`` itself, as training does; the spans live only in the grammar."""
+    if not req.constrained:
+        return None
+    return extractive_schema(req.json_schema, req.text) if use_spans(ctx, req) else req.json_schema
 
 
 def usage_of(res: GenResult) -> Usage:

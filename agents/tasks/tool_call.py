@@ -9,6 +9,7 @@ from agents.errors import AgentError, InvalidOutput, InvalidRequest
 from agents.protocol import Tool, ToolCallRequest, ToolCallResponse
 from agents.tasks._json import check_schema
 from agents.tasks._params import job
+from agents.tasks._spans import extractive_schema, use_spans
 from agents.tasks.extract import finish, usage_of
 
 DEFAULT_INSTRUCTION = (
@@ -40,6 +41,19 @@ def messages(req: ToolCallRequest) -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, *convo]
 
 
+def user_text(req: ToolCallRequest) -> str:
+    """What the user said: the words extractive arguments are copied from."""
+    if req.messages is None:
+        return req.text or ""
+    return "\n".join(m.content for m in req.messages if m.role == "user")
+
+
+def grammar_schema(ctx: Any, req: ToolCallRequest, schema: dict[str, Any]) -> dict[str, Any] | None:
+    if not req.constrained:
+        return None
+    return extractive_schema(schema, user_text(req)) if use_spans(ctx, req) else schema
+
+
 def run(ctx: Any, requests: list[ToolCallRequest]) -> list[ToolCallResponse | AgentError]:
     out: list[ToolCallResponse | AgentError | None] = [None] * len(requests)
     todo: list[int] = []
@@ -55,10 +69,8 @@ def run(ctx: Any, requests: list[ToolCallRequest]) -> list[ToolCallResponse | Ag
             continue
         schemas[i] = call_schema(req.tools)
         todo.append(i)
-    jobs = [
-        job(ctx, requests[i], messages=messages(requests[i]), json_schema=schemas[i] if requests[i].constrained else None)
-        for i in todo
-    ]
+    jobs = [job(ctx, requests[i], messages=messages(requests[i]), json_schema=grammar_schema(ctx, requests[i], schemas[i]))
+            for i in todo]
     for i, res in zip(todo, ctx.generate(jobs) if jobs else [], strict=True):
         if isinstance(res, AgentError):
             out[i] = res

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.protocol import ExtractResponse
+from agents.protocol import ExtractRequest, ExtractResponse
 from agents.runtime import ModelRunner
 from agents.spec import AgentSpec
 from agents.specialists.adapters import (
@@ -24,6 +24,7 @@ from agents.specialists.adapters import (
 )
 from agents.specialists.data import DataError
 from agents.specialists.registry import Registry
+from agents.tasks._spans import spans, use_spans
 
 ROWS = [{"text": f"{n} is {a}.", "output": {"name": n, "age": a}} for n, a in [("Al", 3), ("Bo", 4), ("Cy", 5)] * 2]
 
@@ -68,6 +69,19 @@ def test_the_base_agent_serves_the_specialist_adapter(trained: tuple[Registry, o
     assert raw[0] != raw[1], "the adapter must change what the model writes"
     if isinstance(with_adapter, ExtractResponse):
         assert set(with_adapter.data) == {"name", "age"}
+
+    # Every training answer copied its input, so the specialist is served extractive unless
+    # a request says otherwise.
+    registry, _ = trained
+    assert registry.meta("tinyorders").hyperparameters["extractive"] is True
+    ask = ExtractRequest(text="Al is 3.", json_schema=schema, adapter="tinyorders")
+    assert use_spans(runner.engine, ask)
+    assert not use_spans(runner.engine, ask.model_copy(update={"extractive": False}))
+    assert not use_spans(runner.engine, ask.model_copy(update={"adapter": None}))
+    names = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
+             "additionalProperties": False}
+    [named] = runner.run_batch("extract", [{"text": "Al is 3.", "json_schema": names, "adapter": "tinyorders"}])
+    assert isinstance(named, ExtractResponse) and named.data["name"] in spans("Al is 3."), named
 
 
 def test_rows_are_checked_with_the_line_named(tmp_path: Path) -> None:
