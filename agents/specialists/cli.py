@@ -51,7 +51,8 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--eval", "eval_data", type=click.Path(path_type=Path), default=None,
               help="JSONL to evaluate on (default: a held-out split of --data, fixed by --seed).")
 @click.option("--label-descriptions", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="JSON object label -> description, for the zero-shot baseline the report compares with.")
+              help="JSON object label -> description: one more training example per label, and the "
+                   "zero-shot baseline the report compares with.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out split and the folds.")
 @click.option("--test-fraction", type=click.FloatRange(0.05, 0.9), default=0.2, show_default=True,
               help="Share of distinct texts held out when no --eval is given.")

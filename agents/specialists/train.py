@@ -251,10 +251,15 @@ def train_classifier(
         tuned = finetune_encoder(runner.engine.lm, [e.text for e in train_rows], [e.label for e in train_rows],
                                  layers=finetune_layers, epochs=finetune_epochs, lr=finetune_lr, seed=seed,
                                  max_tokens=max_tokens, progress=progress)
-    x_train = _embed(runner, [e.text for e in train_rows], "embedding training texts", progress)
+    # A label's description is one more example of it, and often the only one phrased apart
+    # from the training set's templates (leave-one-template-out on the tool data: 88.5% -> 94.0%).
+    described = [(label_descriptions[lab], lab) for lab in labels if (label_descriptions or {}).get(lab)]
+    texts = [e.text for e in train_rows] + [d for d, _ in described]
+    x_train = _embed(runner, texts, "embedding training texts", progress)
     if progress:
         progress("fitting head", 0, 1)
-    head, params = _fit(x_train, [e.label for e in train_rows], C=C, seed=seed)
+    head, params = _fit(x_train, [e.label for e in train_rows] + [lab for _, lab in described], C=C, seed=seed)
+    params["description_rows"] = len(described)
     if progress:
         progress("fitting head", 1, 1)
     x_eval = _embed(runner, [e.text for e in eval_rows], "embedding evaluation texts", progress)

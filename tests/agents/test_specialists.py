@@ -90,6 +90,19 @@ def test_train_a_head_and_serve_it_through_the_runtime_without_labels(
     assert isinstance(bad, InvalidRequest) and "'spam'" in str(bad) and "negative" in str(bad)
 
 
+def test_label_descriptions_are_one_more_training_example_per_label(
+    tiny_bert_dir: Path, registry: Registry, tmp_path: Path
+) -> None:
+    data = _write(tmp_path / "sentiment.jsonl", ROWS)
+    descriptions = {"positive": "a glowing review of something wonderful", "negative": "a complaint about a flop"}
+    plain = train_classifier("plain", base=str(tiny_bert_dir), data=data, registry=registry, zero_shot=False)
+    described = train_classifier("described", base=str(tiny_bert_dir), data=data, registry=registry,
+                                 label_descriptions=descriptions, zero_shot=False, C=plain.meta.hyperparameters["C"])
+    assert plain.meta.hyperparameters["description_rows"] == 0
+    assert described.meta.hyperparameters["description_rows"] == 2
+    assert not np.allclose(Head.load(plain.path).weight, Head.load(described.path).weight)
+
+
 def test_a_finetuned_encoder_is_its_own_weights_file_and_serves_as_evaluated(
     tiny_bert_dir: Path, home: Path, tmp_path: Path
 ) -> None:
