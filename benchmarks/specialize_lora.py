@@ -55,17 +55,20 @@ def score_adapter(version: Path, task: str, path: Path, threads: int, base: bool
     from agents.runtime import ModelRunner
     from agents.spec import AgentSpec
     from agents.specialists.adapters import ADAPTER_FILE, evaluate, load_rows, resolve_gguf_base
+    from agents.specialists.registry import read_meta
 
     rows, _ = load_rows(path, task)
+    meta = read_meta(version)
+    extractive = bool(meta and meta.hyperparameters.get("extractive"))
     model_ref, max_tokens = resolve_gguf_base("smollm2")
     spec = AgentSpec(name="score", model=model_ref, tasks=[task], engine="llama_cpp",
                      adapters=[str(version / ADAPTER_FILE)], max_input_tokens=max_tokens,
                      batching={"max_batch_size": 8}, generation={"max_new_tokens": 256})
     runner = ModelRunner(spec, threads=max(1, threads)).load()
     try:
-        out = {"eval_rows": len(rows), **evaluate(runner, task, rows, "adapter")}
+        out = {"eval_rows": len(rows), "extractive": extractive, **evaluate(runner, task, rows, "adapter", extractive)}
         if base:
-            out["base"] = evaluate(runner, task, rows, None)
+            out["base"] = evaluate(runner, task, rows, None, extractive)
     finally:
         runner.engine.close()
     return out

@@ -101,6 +101,15 @@ def tools_split(tmp: Path, fold: int = -1) -> tuple[Path, Path]:
     return write(train, tmp / f"train{fold}.jsonl"), write(val, tmp / f"val{fold}.jsonl")
 
 
+def _tool_descriptions() -> dict[str, str]:
+    import make_tool_data as gen
+
+    return {t["name"]: t["description"] for t in gen.TOOLS}
+
+
+TOOL_DESCRIPTIONS = _tool_descriptions()
+
+
 def tools_cv(args: argparse.Namespace, tmp: Path, registry: object) -> None:
     """Leave-one-template-out over the training file (5 folds: every row is validation once)."""
     from specialize_lora import as_classify
@@ -115,6 +124,7 @@ def tools_cv(args: argparse.Namespace, tmp: Path, registry: object) -> None:
         res = train_classifier(f"val{fold}", base="minilm", data=as_classify(train, tmp / f"tr{fold}.jsonl"),
                                eval_data=as_classify(val, tmp / f"va{fold}.jsonl"), threads=args.threads,
                                registry=registry, method=args.method, zero_shot=False,
+                               label_descriptions=None if args.no_descriptions else TOOL_DESCRIPTIONS,
                                finetune_layers=args.ft_layers, finetune_epochs=args.epochs, finetune_lr=args.lr)
         n = res.metrics["eval_rows"]
         right += round(res.metrics["accuracy"] * n)
@@ -143,8 +153,12 @@ def main() -> None:
     parser.add_argument("--ft-layers", type=int, default=2)
     parser.add_argument("--space-weight", type=float, default=0.0,
                         help="extract: weight of the unlikelihood of a leading space in string values")
-    parser.add_argument("--train-file", default="order_extraction.train.jsonl",
-                        help="extract: the training file of workflows/data (validation rows stay the first file's)")
+    parser.add_argument("--train-file", nargs="+", default=["order_extraction.train.jsonl"],
+                        help="extract: training files of workflows/data (validation rows stay the first file's)")
+    parser.add_argument("--extractive", choices=["auto", "on", "off"], default="auto",
+                        help="extract/tool-lora: hold free string fields to spans of the input (auto: when the data copies)")
+    parser.add_argument("--no-descriptions", action="store_true",
+                        help="tools-cv: train without the tool descriptions as examples (the old way)")
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     args = parser.parse_args()
 
@@ -154,15 +168,23 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     print(f"load {os.getloadavg()[0]:.1f}, {args.threads} threads, {vars(args)}")
     t = time.perf_counter()
+    extractive = {"auto": None, "on": True, "off": False}[args.extractive]
     if args.task == "extract":
         from specialize_lora import score_adapter
 
         from agents.specialists.adapters import train_adapter
 
-        train, val, hard = extract_split(tmp, args.train_file)
+        parts = []
+        for i, name in enumerate(args.train_file):
+            (tmp / str(i)).mkdir()
+            parts.append(extract_split(tmp / str(i), name))
+        train, val, hard = parts[0]
+        if len(parts) > 1:  # several training files: their training parts together
+            train = write([json.loads(line) for p in parts for line in p[0].open()], tmp / "train.jsonl")
         res = train_adapter("val", task="extract", base="smollm2", data=train, eval_data=val, threads=args.threads,
                             registry=registry, epochs=args.epochs, lr=args.lr, rank=args.rank, layers=args.layers,
-                            compare_base=False, progress=_progress, space_weight=args.space_weight)
+                            compare_base=False, progress=_progress, space_weight=args.space_weight,
+                            extractive=extractive)
         res.metrics["hard"] = score_adapter(Path(res.path), "extract", hard, args.threads, base=False)
     elif args.task == "tool-lora":
         from agents.specialists.adapters import train_adapter
@@ -171,7 +193,8 @@ def main() -> None:
             train, val = tools_split(tmp, fold)
             res = train_adapter(f"val{fold}", task="tool_call", base="smollm2", data=train, eval_data=val,
                                 threads=args.threads, registry=registry, epochs=args.epochs, lr=args.lr,
-                                rank=args.rank, layers=args.layers, compare_base=False, progress=_progress)
+                                rank=args.rank, layers=args.layers, compare_base=False, progress=_progress,
+                                extractive=extractive)
             m = res.metrics
             print(f"fold {fold}: tool accuracy {m['tool_accuracy']} of {m['eval_rows']}, exact call "
                   f"{m['exact_match']}, train {m['train_s']} s; mistakes {json.dumps(m['mistakes'][:3])}", flush=True)
