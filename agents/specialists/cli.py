@@ -62,12 +62,15 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--epochs", type=click.IntRange(1, 100), default=2, show_default=True, help="LoRA: passes over --data.")
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="LoRA: learning rate.")
 @click.option("--rank", type=click.IntRange(1, 256), default=8, show_default=True, help="LoRA: adapter rank.")
+@click.option("--extractive/--no-extractive", default=None,
+              help="extract/tool_call: hold free string fields to verbatim spans of the input when served "
+                   "(default: on when every answer of --data copies its input).")
 @click.option("--method", type=click.Choice(["head", "finetune"]), default="head", show_default=True,
               help="classify: a head over the frozen encoder, or first fine-tune the encoder's top layers on --data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on the last line.")
 def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, label_descriptions: Path | None,
           seed: int, test_fraction: float, fleet_file: str | None, threads: int, epochs: int, lr: float, rank: int,
-          method: str, as_json: bool) -> None:
+          extractive: bool | None, method: str, as_json: bool) -> None:
     """Train specialist NAME on --data over --base; each run is a new version under $SLMFLOW_HOME/specialists."""
     _quiet()
     from rich.console import Console
@@ -114,7 +117,7 @@ def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, l
 
                 result = train_adapter(name, task=task, base=base, data=data, eval_data=eval_data, fleet=fleet,
                                        seed=seed, test_fraction=test_fraction, epochs=epochs, lr=lr, rank=rank,
-                                       threads=threads, progress=on_progress)
+                                       threads=threads, progress=on_progress, extractive=extractive)
         except (DataError, TrainError, RegistryError, AgentError) as exc:
             raise _fail(exc) from exc
     m = result.metrics
@@ -123,7 +126,8 @@ def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, l
                            if k in m)
         before = ", ".join(f"{k} {v:.1%}" for k, v in m.get("base", {}).items() if isinstance(v, float))
         click.echo(f"trained {result.name} v{result.version} (LoRA, {task}) in {m['train_s']:.1f} s -> {result.path}")
-        click.echo(f"evaluated on {m['eval_rows']} rows ({m['eval_source']}) through llama.cpp: {scores}"
+        how = "extractive, " if m.get("extractive") else ""
+        click.echo(f"evaluated on {m['eval_rows']} rows ({m['eval_source']}) through llama.cpp ({how}under the grammar): {scores}"
                    + (f"; base model without the adapter: {before}" if before else ""))
         click.echo(f"serve it: `slmflow specialists promote {name}` and `adapters: [specialist:{name}]` on the base "
                    f"agent; call with adapter={name!r}")

@@ -110,11 +110,13 @@ def test_slmflow_train_extract_prints_the_report_as_json(tiny_gguf: Path, tmp_pa
     data = tmp_path / "rows.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     result = CliRunner().invoke(train, ["tinycli", "--task", "extract", "--base", str(tiny_gguf), "--data", str(data),
-                                        "--epochs", "1", "--json"])
+                                        "--epochs", "1", "--no-extractive", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["name"] == "tinycli" and report["version"] >= 1
     assert {"schema_valid", "exact_fields", "base"} <= set(report["metrics"])
+    # The rows copy their input, so only the flag keeps this one from being served extractive.
+    assert report["metrics"]["extractive"] is False
 
 
 def test_shared_prefix_leaves_every_prompt_its_last_token() -> None:
