@@ -74,12 +74,16 @@ def score_adapter(version: Path, task: str, path: Path, threads: int, base: bool
     return out
 
 
-def train_lora(name: str, task: str, train: str, test: str, fresh: list[str], args: argparse.Namespace,
+def train_lora(name: str, task: str, train: list[str], test: str, fresh: list[str], args: argparse.Namespace,
                registry: object) -> tuple[object, dict[str, dict]]:
-    """Train one LoRA specialist on ``train``; its metrics on ``test`` and on each ``fresh`` file."""
+    """Train one LoRA specialist on the ``train`` files together; its metrics on ``test`` and on each ``fresh`` file."""
     from agents.specialists.adapters import train_adapter
 
-    trained = train_adapter(name, task=task, base="smollm2", data=DATA / train, eval_data=DATA / test,
+    data = DATA / train[0]
+    if len(train) > 1:
+        data = Path(tempfile.mkdtemp()) / "train.jsonl"
+        data.write_text("".join((DATA / f).read_text() for f in train))
+    trained = train_adapter(name, task=task, base="smollm2", data=data, eval_data=DATA / test,
                             threads=args.threads, registry=registry, epochs=args.epochs,
                             compare_base=not args.no_base, progress=_progress)
     results = {test: trained.metrics}
@@ -137,8 +141,9 @@ def main() -> None:
     parser.add_argument("--skip-extract", action="store_true")
     parser.add_argument("--only-extract", action="store_true")
     parser.add_argument("--method", default="head", choices=["head", "finetune"], help="classify method for tools")
-    parser.add_argument("--train-file", default="order_extraction.train.jsonl",
-                        help="extraction training file in workflows/data (order_extraction.train2.jsonl: larger pools)")
+    parser.add_argument("--train-file", nargs="+", default=["order_extraction.train.jsonl"],
+                        help="extraction training files in workflows/data, trained on together "
+                             "(order_extraction.train2.jsonl: larger pools)")
     parser.add_argument("--no-head", action="store_true", help="skip the MiniLM tool-choice classifier")
     parser.add_argument("--test3-out", default=tempfile.gettempdir() + "/slmflow-test3",
                         help="folder for test3's full reports (its wrong answers are kept out of the log)")
@@ -176,7 +181,7 @@ def main() -> None:
     if not args.skip_extract:
         ext, results = train_lora("orders", "extract", args.train_file, "order_extraction.test.jsonl",
                                   FRESH_EXTRACT, args, registry)
-        print(f"(a) extraction trained on {args.train_file}: train_s {ext.metrics['train_s']} "
+        print(f"(a) extraction trained on {' + '.join(args.train_file)}: train_s {ext.metrics['train_s']} "
               f"({time.perf_counter() - t:.0f} s with the test scoring)")
         for fname, m in results.items():
             show("(a) extraction", fname, m)
@@ -209,7 +214,7 @@ def main() -> None:
                          f"{fresh['zero_shot_accuracy']:.1%} | {fresh['accuracy']:.1%} ({args.method}) | |")
     if args.tool_lora:
         t = time.perf_counter()
-        tc, results = train_lora("tools", "tool_call", "tool_choice.train.jsonl", "tool_choice.test.jsonl",
+        tc, results = train_lora("tools", "tool_call", ["tool_choice.train.jsonl"], "tool_choice.test.jsonl",
                                  FRESH_TOOLS, args, registry)
         print(f"(b) tool_call LoRA: train_s {tc.metrics['train_s']} ({time.perf_counter() - t:.0f} s with the test scoring)")
         for fname, m in results.items():
