@@ -21,9 +21,10 @@ from typing import Any
 _TOKEN = re.compile(r"\w+(?:['\u2019./-]\w+)*|[^\w\s]")
 MAX_SPAN_TOKENS = 12
 MAX_SPAN_CHARS = 160
-# The grammar holds one alternative per span; past this many the text is cut (its start
-# is kept: the facts an extraction asks for sit early in most messages).
-MAX_SPANS = 4000
+# The grammar holds one alternative per span (about 9 per word): 30,000 cover a text of
+# ~3,000 words, beyond what an agent's max_input_tokens lets in; past them the text's end is
+# left out. llama.cpp decoded under 10,900 spans 0.07 s slower than under none.
+MAX_SPANS = 30000
 
 _OWN_CONSTRAINT = ("enum", "const", "pattern", "format")
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
