@@ -159,6 +159,16 @@ class Batching(_Spec):
     # does not make a short request wait for one of them to end.
     express_slots: int = Field(default=0, ge=0, le=64)
     express_max_new_tokens: int = Field(default=16, ge=1, le=32768)
+    # llama_cpp: 0 decodes the express slots in the same steps as the others, which a step
+    # of many long sequences slows; N gives them a llama.cpp context of their own, computed
+    # by N more threads: a lane that long generations never slow, at the cost of those threads.
+    express_threads: int = Field(default=0, ge=0, le=256)
+
+    @model_validator(mode="after")
+    def _lane_needs_slots(self) -> Batching:
+        if self.express_threads and not self.express_slots:
+            raise ValueError("batching.express_threads needs express_slots (the lane's slots)")
+        return self
 
 
 class Pricing(_Spec):

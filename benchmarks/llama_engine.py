@@ -131,6 +131,9 @@ def main() -> None:
     parser.add_argument("--skip-transformers", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="engine threads, the same on every side")
     parser.add_argument("--slots", type=int, default=None, help="sequence slots (default: the fleet's)")
+    parser.add_argument("--express-slots", type=int, default=None, help="express slots (default: the fleet's)")
+    parser.add_argument("--express-threads", type=int, default=None,
+                        help="threads of a lane of its own for the express slots (default: the fleet's; 0: none)")
     args = parser.parse_args()
 
     import ray
@@ -142,7 +145,11 @@ def main() -> None:
     smol = fleet.get("smollm2").model_copy(update={"threads": args.threads})
     if args.slots:
         smol = smol.model_copy(update={"batching": smol.batching.model_copy(update={"max_batch_size": args.slots})})
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    for field, value in (("express_slots", args.express_slots), ("express_threads", args.express_threads)):
+        if value is not None:
+            smol = smol.model_copy(update={"batching": smol.batching.model_copy(update={field: value})})
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; smollm2 "
+          f"{args.threads} thread(s), batching {smol.batching.model_dump()}")
 
     engine = engine_of(smol)
 

@@ -25,6 +25,11 @@ every slot, and a short request behind it waits for the first of them to end. ``
 extra slots take only short requests (``max_new_tokens <= express_max_new_tokens``), so a
 short request finds a slot at once unless ``express`` short ones are already running; a
 step then decodes at most ``limit + express`` sequences.
+
+**A lane.** When the express slots are a context of their own with their own threads
+(``lane=True``), the two pools are kept apart: short requests run only in the lane, where no
+step of long sequences slows them, and long ones only in the regular slots. A short request
+may then wait for the lane while a regular slot is idle; it waits for other short requests.
 """
 
 from __future__ import annotations
@@ -82,7 +87,7 @@ class Admission:
 
     def __init__(self, limit: int, seconds_per_token: float = SECONDS_PER_TOKEN,
                  seconds_per_prompt_char: float = SECONDS_PER_PROMPT_CHAR, *, express: int = 0,
-                 express_max_new_tokens: int = 16) -> None:
+                 express_max_new_tokens: int = 16, lane: bool = False) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         if express < 0:
@@ -90,6 +95,7 @@ class Admission:
         self.limit = limit
         self.express = express
         self.express_max_new_tokens = express_max_new_tokens
+        self.lane = lane
         self.seconds_per_token = seconds_per_token
         self.seconds_per_prompt_char = seconds_per_prompt_char
         self._lock = threading.Lock()
@@ -117,6 +123,8 @@ class Admission:
         return (len(prompt) - shared_prefix(prompt, self._cached[slot])) * self.seconds_per_prompt_char
 
     def _fits(self, slot: int, short: bool) -> bool:
+        if self.lane:
+            return (slot >= self.limit) == short
         return short or slot < self.limit
 
     def _acquire(self, deadline: float, prompt: str, short: bool) -> int:
@@ -124,8 +132,9 @@ class Admission:
             self.admitted += 1
             free = [s for s in self._free if self._fits(s, short)]
             # Waiters come first, except that a short request may take a free express slot:
-            # a waiter that could use it would already hold it.
-            if free and (not self._waiting or all(s >= self.limit for s in free)):
+            # a waiter that could use it would already hold it. (In a lane the pools are
+            # apart, and a pool with a free slot has no waiters.)
+            if free and (self.lane or not self._waiting or all(s >= self.limit for s in free)):
                 # Regular slots first: express ones stay free for the next short request.
                 slot = max(free, key=lambda s: (s < self.limit, shared_prefix(prompt, self._cached[s])))
                 self._free.remove(slot)

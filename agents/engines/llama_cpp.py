@@ -5,7 +5,8 @@ why it was chosen over a source build of ``llama-cpp-python``). It embeds llama.
 server loop, which is the field's reference for CPU serving:
 
 - **continuous batching**: a fixed pool of slots (``batching.max_batch_size``, plus
-  ``batching.express_slots`` that take only short requests), each slot
+  ``batching.express_slots`` that take only short requests, in a second context with threads
+  of its own when ``batching.express_threads`` is set), each slot
   a KV-cache sequence; every step decodes one token for each generating slot plus prompt
   chunks of newly admitted requests in one ``llama_decode`` call, and a slot is freed the
   moment its request finishes;
@@ -69,10 +70,13 @@ class LlamaCppEngine:
         # llama.cpp's own queue is first come, first served; ours orders by expected work so
         # a short request is not stuck behind a burst of long ones.
         self.admission = Admission(self.slots, express=self.express,
-                                   express_max_new_tokens=spec.batching.express_max_new_tokens)
+                                   express_max_new_tokens=spec.batching.express_max_new_tokens,
+                                   lane=bool(spec.batching.express_threads))
         self.caches: dict[str, LRU] = {}
         self.adapters: list[str] = []
         self._server: Any = None
+        # The express slots' own llama.cpp context (batching.express_threads), or None.
+        self._lane: Any = None
         self._pool: ThreadPoolExecutor | None = None
         self._stats_lock = threading.Lock()
         self._prompt_tokens = 0
@@ -103,15 +107,31 @@ class LlamaCppEngine:
         if trained:
             # llama.cpp gives no slot more than the model was trained on.
             self.slot_ctx = min(self.slot_ctx, trained)
+        lane = self.spec.batching.express_threads
+        main_slots = self.slots + (0 if lane else self.express)
+        try:
+            self._server = xlc.Server(self._params(xlc, path, main_slots, self.threads))
+            if lane:
+                # Same file, so the weights are mapped once; only the context is the lane's own.
+                self._lane = xlc.Server(self._params(xlc, path, self.express, lane))
+        except Exception as exc:
+            raise ModelLoadError(f"llama.cpp cannot load {path}: {exc}", agent=self.name) from exc
+        self._pool = ThreadPoolExecutor(max_workers=self.slots + self.express, thread_name_prefix=f"llama-{self.name}")
+        self.load_s = time.perf_counter() - started
+        log.info("model_loaded", agent=self.name, engine="llama_cpp", model=str(path), slots=self.slots,
+                 slot_ctx=self.slot_ctx, threads=self.threads, load_s=round(self.load_s, 2))
+        return self
+
+    def _params(self, xlc: Any, path: Any, slots: int, threads: int) -> Any:
         p = xlc.CommonParams()
         p.model.path = str(path)
-        p.n_parallel = self.slots + self.express
+        p.n_parallel = slots
         # One context per slot, each big enough for the agent's longest request: a longer
         # prompt is refused with the sizes named instead of evicting other sequences.
-        p.n_ctx = p.n_parallel * self.slot_ctx
+        p.n_ctx = slots * self.slot_ctx
         p.kv_unified = False
-        p.cpuparams.n_threads = self.threads
-        p.cpuparams_batch.n_threads = self.threads
+        p.cpuparams.n_threads = threads
+        p.cpuparams_batch.n_threads = threads
         p.n_gpu_layers = 0 if self.device == "cpu" else -1
         p.verbosity = _QUIET
         p.endpoint_metrics = True
@@ -129,24 +149,17 @@ class LlamaCppEngine:
                 info.path = str(adapter_file(ref, None))
                 info.scale = 0.0
                 infos.append(info)
-                self.adapters.append(adapter_name(ref))
+            self.adapters = [adapter_name(ref) for ref in self.spec.adapters]
             p.lora_adapters = infos
             # Loaded once, applied per request: every request names the scale of each.
             p.lora_init_without_apply = True
-        try:
-            self._server = xlc.Server(p)
-        except Exception as exc:
-            raise ModelLoadError(f"llama.cpp cannot load {path}: {exc}", agent=self.name) from exc
-        self._pool = ThreadPoolExecutor(max_workers=self.slots + self.express, thread_name_prefix=f"llama-{self.name}")
-        self.load_s = time.perf_counter() - started
-        log.info("model_loaded", agent=self.name, engine="llama_cpp", model=str(path), slots=self.slots,
-                 slot_ctx=self.slot_ctx, threads=self.threads, load_s=round(self.load_s, 2))
-        return self
+        return p
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._server = None
+        self._lane = None
 
     def cache(self, name: str, maxsize: int = 1024) -> LRU:
         if name not in self.caches:
@@ -188,10 +201,15 @@ class LlamaCppEngine:
                                  agent=self.name)
         return [{"id": i, "scale": 1.0 if name == adapter else 0.0} for i, name in enumerate(self.adapters)]
 
-    def _call(self, body: dict[str, Any], on_chunk: Any = None) -> Any:
-        if self._server is None:
+    def _call(self, body: dict[str, Any], slot: int, on_chunk: Any = None) -> Any:
+        """Run ``body`` in admission slot ``slot``: one of the main context's, or of the lane's."""
+        server = self._server
+        if self._lane is not None and slot >= self.slots:
+            server, slot = self._lane, slot - self.slots
+        if server is None:
             raise AgentError("llama.cpp engine is not loaded", agent=self.name)
-        handler = self._server.handle_chat_completions if "messages" in body else self._server.handle_completions
+        body = {**body, "id_slot": slot}
+        handler = server.handle_chat_completions if "messages" in body else server.handle_completions
         if on_chunk is None:
             return handler(body)
         return handler({**body, "stream": True, "stream_options": {"include_usage": True}}, on_chunk)
@@ -228,7 +246,7 @@ class LlamaCppEngine:
         try:
             body = self._body(job)
             with self.admission.enter(job.max_new_tokens, _cache_key(body)) as slot:
-                resp = self._call({**body, "id_slot": slot})
+                resp = self._call(body, slot)
             return self._result(job, resp)
         except AgentError as exc:
             return exc
@@ -268,7 +286,7 @@ class LlamaCppEngine:
 
         body = self._body(job)
         with self.admission.enter(job.max_new_tokens, _cache_key(body)) as slot:
-            self._call({**body, "id_slot": slot}, on_chunk)
+            self._call(body, slot, on_chunk)
         if error:
             raise self._error(error)
         tokens_in, tokens_out, cached = _usage(final)
@@ -289,7 +307,7 @@ class LlamaCppEngine:
             if self.adapters:
                 body["lora"] = self._lora(None)
             with self.admission.enter(len(label), _cache_key(body)) as slot:
-                resp = self._call({**body, "id_slot": slot})
+                resp = self._call(body, slot)
             if "error" in resp:
                 raise self._error(resp)
             tokens_in, _, cached = _usage(resp)
@@ -307,12 +325,14 @@ class LlamaCppEngine:
 
     def busy_slots(self) -> int:
         """Sequences llama.cpp is decoding right now (its own metric)."""
-        if self._server is None:
-            return 0
-        for line in self._server.handle_metrics().splitlines():
-            if line.startswith("llamacpp:requests_processing"):
-                return int(float(line.split()[-1]))
-        return 0
+        busy = 0
+        for server in (self._server, self._lane):
+            if server is None:
+                continue
+            for line in server.handle_metrics().splitlines():
+                if line.startswith("llamacpp:requests_processing"):
+                    busy += int(float(line.split()[-1]))
+        return busy
 
     def stats(self) -> dict[str, Any]:
         """Requests served, prompt tokens and how many came from reused prefixes, streams the
@@ -337,6 +357,7 @@ class LlamaCppEngine:
             "classify_method": "likelihood" if any(t.value == "classify" for t in self.spec.tasks) else None,
             "slots": self.slots,
             "express_slots": self.express,
+            "express_threads": self.spec.batching.express_threads,
             "adapters": list(self.adapters),
             "slot_context": self.slot_ctx,
             "threads": self.threads,

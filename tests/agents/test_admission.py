@@ -146,6 +146,26 @@ def test_a_short_request_takes_a_free_express_slot_while_long_ones_wait() -> Non
     assert admission.stats()["express_admits"] == 1
 
 
+def test_in_a_lane_short_and_long_requests_keep_to_their_own_slots() -> None:
+    # The express slots are a context of their own: a short request is faster there than in
+    # a regular slot's steps, so it waits for the lane rather than take an idle regular slot.
+    admission = Admission(1, express=1, express_max_new_tokens=16, lane=True)
+    order: list[str] = []
+    with admission.enter(8) as short:
+        assert short == 1
+        waiter = threading.Thread(target=_enter_and_log, args=(admission, "short", 8, order))
+        waiter.start()
+        _wait_until_waiting(admission, 1)
+        # A long request behind the waiting short one still takes the idle regular slot.
+        with admission.enter(128) as long:
+            assert long == 0 and order == []
+    waiter.join(5)
+    assert order == ["short@1"]
+    shared = Admission(1, express=1, express_max_new_tokens=16)
+    with shared.enter(8) as first_short:
+        assert first_short == 0  # without a lane the regular slot comes first
+
+
 def test_a_freed_express_slot_goes_only_to_a_short_request() -> None:
     admission = Admission(1, express=1, express_max_new_tokens=16)
     order: list[str] = []

@@ -302,6 +302,33 @@ def test_a_short_request_runs_in_an_express_slot_while_a_long_one_holds_the_regu
     assert runner.engine.admission.stats()["express_admits"] == 1
 
 
+def test_an_express_lane_is_a_context_of_its_own_that_answers_as_the_main_one(tiny_gguf: Path) -> None:
+    lane = ModelRunner(gguf_spec(tiny_gguf, batching={"max_batch_size": 1, "express_slots": 1,
+                                                      "express_threads": 1})).load()
+    assert lane.info()["express_threads"] == 1 and lane.engine._lane is not None
+    release = threading.Event()
+    holder = threading.Thread(target=lambda: lane.stream("generate", LONG, lambda _piece: release.is_set()))
+    holder.start()
+    deadline = time.monotonic() + 30
+    while lane.engine.busy_slots() < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        [short] = lane.run_batch("generate", [{"prompt": "The quick brown", "max_new_tokens": 6}])
+        assert isinstance(short, GenerateResponse) and holder.is_alive()
+        assert lane.engine.admission.stats()["express_admits"] == 1
+    finally:
+        release.set()
+        holder.join(60)
+    # Greedy decoding in the lane's context gives what the main context gives.
+    plain = ModelRunner(gguf_spec(tiny_gguf, batching={"max_batch_size": 1})).load()
+    [same] = plain.run_batch("generate", [{"prompt": "The quick brown", "max_new_tokens": 6}])
+    assert short.text == same.text
+    for r in (lane, plain):
+        r.engine.close()
+    with pytest.raises(ValueError, match="express_threads needs express_slots"):
+        gguf_spec(tiny_gguf, batching={"express_threads": 1})
+
+
 def test_express_slots_are_refused_on_the_transformers_engine(tiny_gguf: Path) -> None:
     with pytest.raises(ValueError, match="express_slots is for the llama_cpp engine"):
         gguf_spec(tiny_gguf, engine="transformers", batching={"express_slots": 1})
