@@ -119,7 +119,8 @@ class LlamaCppEngine:
         self._pool = ThreadPoolExecutor(max_workers=self.slots + self.express, thread_name_prefix=f"llama-{self.name}")
         self.load_s = time.perf_counter() - started
         log.info("model_loaded", agent=self.name, engine="llama_cpp", model=str(path), slots=self.slots,
-                 slot_ctx=self.slot_ctx, threads=self.threads, load_s=round(self.load_s, 2))
+                 express_slots=self.express, lane_threads=lane, slot_ctx=self.slot_ctx, threads=self.threads,
+                 load_s=round(self.load_s, 2))
         return self
 
     def _params(self, xlc: Any, path: Any, slots: int, threads: int) -> Any:
