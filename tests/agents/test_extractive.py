@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from agents.errors import InvalidOutput
 from agents.protocol import ExtractRequest, ExtractResponse, ToolCallRequest, ToolCallResponse
 from agents.runtime import ModelRunner
 from agents.spec import AgentSpec
@@ -88,7 +87,7 @@ def test_copies_input_decides_from_the_answers() -> None:
 
 def _runner(path: Path, engine: str) -> ModelRunner:
     spec = AgentSpec(name=f"spans-{engine.replace('_', '-')}", model=str(path), engine=engine,
-                     tasks=["extract", "tool_call"], device="cpu", generation={"max_new_tokens": 48})
+                     tasks=["extract", "tool_call"], device="cpu", generation={"max_new_tokens": 200})
     return ModelRunner(spec).load()
 
 
@@ -107,11 +106,10 @@ def test_a_random_model_can_only_copy(runner: ModelRunner) -> None:
     schema = {"type": "object", "properties": {"customer": {"type": "string"}, "product": {"type": "string"}},
               "required": ["customer", "product"], "additionalProperties": False}
     outs = runner.run_batch("extract", [ExtractRequest(text=t, json_schema=schema, extractive=True) for t in TEXTS])
-    answered = [(t, o) for t, o in zip(TEXTS, outs, strict=True) if isinstance(o, ExtractResponse)]
-    assert all(isinstance(o, InvalidOutput) and "max_new_tokens" in str(o) for o in outs
-               if not isinstance(o, ExtractResponse))
-    assert answered, outs
-    for text, out in answered:
+    # Any two spans of these short texts fit the token budget, so every answer ends (a random
+    # model unconstrained never does: it writes until the budget runs out).
+    assert all(isinstance(o, ExtractResponse) for o in outs), outs
+    for text, out in zip(TEXTS, outs, strict=True):
         assert out.data["customer"] in spans(text) and out.data["product"] in spans(text), (text, out.data)
     tools = [{"name": "ship", "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
                                              "required": ["city"], "additionalProperties": False}}]
