@@ -107,6 +107,10 @@ class LlamaCppEngine:
         if trained:
             # llama.cpp gives no slot more than the model was trained on.
             self.slot_ctx = min(self.slot_ctx, trained)
+        from agents.spec import adapter_name
+
+        # A context's parameters name the adapter files in this order; requests name them.
+        self.adapters = [adapter_name(ref) for ref in self.spec.adapters]
         lane = self.spec.batching.express_threads
         main_slots = self.slots + (0 if lane else self.express)
         try:
@@ -142,7 +146,7 @@ class LlamaCppEngine:
         p.n_threads_http = 1
         p.warmup = True
         if self.spec.adapters:
-            from agents.spec import adapter_file, adapter_name
+            from agents.spec import adapter_file
 
             infos = []
             for ref in self.spec.adapters:
@@ -150,7 +154,6 @@ class LlamaCppEngine:
                 info.path = str(adapter_file(ref, None))
                 info.scale = 0.0
                 infos.append(info)
-            self.adapters = [adapter_name(ref) for ref in self.spec.adapters]
             p.lora_adapters = infos
             # Loaded once, applied per request: every request names the scale of each.
             p.lora_init_without_apply = True
