@@ -8,7 +8,9 @@
     LoRA tool_call adapter on SmolLM2 (tool accuracy and exact arguments).
 
 Each specialist is also scored on the fresh `*.test2.jsonl` and `*.test3.jsonl` files (each written
-before the tuning of its follow-up; test3's wrong answers go to --test3-out, not to the log).
+before the tuning of its follow-up), and tool choice on `tool_choice.test4.jsonl` (100 hand-written
+requests by a helper blind to every other file). The wrong answers of test3 and test4 go to
+--test3-out, not to the log.
 Nothing is tuned on the test files: configurations are chosen on validation splits of the
 train files (`specialize_validate.py`) and are the CLI defaults, except `--method finetune`
 for tool choice (better on validation, over the 60-s classifier budget, so not the default).
@@ -16,7 +18,8 @@ for tool choice (better on validation, over the 60-s classifier budget, so not t
     .venv/bin/python benchmarks/make_extraction_data.py && .venv/bin/python benchmarks/make_tool_data.py
     nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --no-base --only-extract \
         --train-file order_extraction.train2.jsonl   # (a), 2 epochs, the larger-pool train file
-    nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --skip-extract --method finetune   # (b)
+    nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --skip-extract \
+        --tool-train-file tool_choice.train.jsonl tool_choice.train2.jsonl   # (b), the head on both files
     nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --skip-extract --no-head --tool-lora   # (b), LoRA
     nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --base-only order_extraction.test3.jsonl
     [--threads 2]
@@ -36,11 +39,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 DATA = Path(__file__).resolve().parents[1] / "workflows" / "data"
 FRESH_EXTRACT = ["order_extraction.test2.jsonl", "order_extraction.test3.jsonl"]
-FRESH_TOOLS = ["tool_choice.test2.jsonl", "tool_choice.test3.jsonl"]
+FRESH_TOOLS = ["tool_choice.test2.jsonl", "tool_choice.test3.jsonl", "tool_choice.test4.jsonl"]
+HIDDEN = ("test3", "test4")  # sets whose wrong answers go to a file, never to the log
 
 
-def as_classify(src: Path, dst: Path) -> Path:
-    rows = [json.loads(line) for line in src.open()]
+def as_classify(src: Path | list[Path], dst: Path) -> Path:
+    rows = [json.loads(line) for path in ([src] if isinstance(src, Path) else src) for line in path.open()]
     dst.write_text("".join(json.dumps({"text": r["text"], "label": r["tool_call"]["name"]}) + "\n" for r in rows))
     return dst
 
@@ -144,6 +148,9 @@ def main() -> None:
     parser.add_argument("--train-file", nargs="+", default=["order_extraction.train.jsonl"],
                         help="extraction training files in workflows/data, trained on together "
                              "(order_extraction.train2.jsonl: larger pools)")
+    parser.add_argument("--tool-train-file", nargs="+", default=["tool_choice.train.jsonl"],
+                        help="tool-choice training files in workflows/data, trained on together "
+                             "(tool_choice.train2.jsonl: 83 more templates, written blind to the test sets)")
     parser.add_argument("--no-head", action="store_true", help="skip the MiniLM tool-choice classifier")
     parser.add_argument("--test3-out", default=tempfile.gettempdir() + "/slmflow-test3",
                         help="folder for test3's full reports (its wrong answers are kept out of the log)")
@@ -168,8 +175,8 @@ def main() -> None:
     hidden.mkdir(parents=True, exist_ok=True)
 
     def show(label: str, fname: str, m: dict) -> None:
-        # test3's wrong answers go to a file, not the log: nothing is chosen by looking at them.
-        if "test3" in fname:
+        # These sets' wrong answers go to a file, not the log: nothing is chosen by looking at them.
+        if any(h in fname for h in HIDDEN):
             (hidden / f"{label}.json").write_text(json.dumps(m, indent=1))
             m = {k: ({kk: vv for kk, vv in v.items() if kk != "mistakes"} if isinstance(v, dict) else v)
                  for k, v in m.items() if k != "mistakes"}
@@ -198,11 +205,12 @@ def main() -> None:
         (DATA / "tool_choice.train.jsonl").open().readline())["tools"]}
     if not args.no_head:
         head = train_classifier("tools", base="minilm",
-                                data=as_classify(DATA / "tool_choice.train.jsonl", tmp / "tr.jsonl"),
+                                data=as_classify([DATA / f for f in args.tool_train_file], tmp / "tr.jsonl"),
                                 eval_data=as_classify(DATA / "tool_choice.test.jsonl", tmp / "te.jsonl"),
                                 label_descriptions=tool_descriptions, threads=args.threads, registry=registry,
                                 method=args.method)
         hm = head.metrics
+        print(f"(b) tool choice trained on {' + '.join(args.tool_train_file)}")
         show(f"(b) tool choice ({args.method})", "tool_choice.test.jsonl", hm)
         lines.append(f"| tool choice | test ({hm['eval_rows']}) | MiniLM zero-shot over descriptions "
                      f"{hm['zero_shot_accuracy']:.1%} | {hm['accuracy']:.1%} ({args.method}) | {hm['train_s']:.0f} s |")
@@ -214,9 +222,9 @@ def main() -> None:
                          f"{fresh['zero_shot_accuracy']:.1%} | {fresh['accuracy']:.1%} ({args.method}) | |")
     if args.tool_lora:
         t = time.perf_counter()
-        tc, results = train_lora("tools", "tool_call", ["tool_choice.train.jsonl"], "tool_choice.test.jsonl",
+        tc, results = train_lora("tools", "tool_call", args.tool_train_file, "tool_choice.test.jsonl",
                                  FRESH_TOOLS, args, registry)
-        print(f"(b) tool_call LoRA: train_s {tc.metrics['train_s']} ({time.perf_counter() - t:.0f} s with the test scoring)")
+        print(f"(b) tool_call LoRA trained on {' + '.join(args.tool_train_file)}: train_s {tc.metrics['train_s']} ({time.perf_counter() - t:.0f} s with the test scoring)")
         for fname, m in results.items():
             show("(b) tool_call LoRA", fname, m)
             b = m.get("base") or nan
