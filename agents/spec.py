@@ -206,6 +206,11 @@ class AgentSpec(_Spec):
     # The inference engine (agents.engines): "auto" takes llama_cpp for a GGUF file and
     # transformers for everything else.
     engine: Literal["auto", "transformers", "llama_cpp"] = "auto"
+    # llama_cpp: serve a Q4_0 copy of the GGUF file (made once, cached; agents.models.requant).
+    # llama.cpp's batched CPU kernels exist for Q4_0, not for Q4_1 and most other types, so
+    # continuous batching gains far more from it; but the copy is a different model (a second
+    # 4-bit rounding), which LoRA specialists are then trained on.
+    requantize: Literal["q4_0"] | None = None
     # CPU threads the engine computes with; default: resources.num_cpus (at least 1). Ray
     # reserves num_cpus; a replica may use more threads than it reserves where it knows
     # its neighbours are mostly idle (the default fleet's generator beside a quick encoder).
@@ -280,6 +285,9 @@ class AgentSpec(_Spec):
         if self.adapters and self.resolved_engine != "llama_cpp":
             raise ValueError("adapters are served by the llama_cpp engine (a GGUF base model); "
                              f"this agent runs on {self.resolved_engine}")
+        if self.requantize and self.resolved_engine != "llama_cpp":
+            raise ValueError(f"requantize is for the llama_cpp engine (a GGUF file); this agent runs on "
+                             f"{self.resolved_engine}")
         if self.batching.express_slots and self.resolved_engine != "llama_cpp":
             raise ValueError(f"batching.express_slots is for the llama_cpp engine; this agent runs on "
                              f"{self.resolved_engine}")

@@ -33,6 +33,7 @@ import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Literal
 
 from agents.engines.admission import Admission
@@ -84,6 +85,8 @@ class LlamaCppEngine:
         self._requests = 0
         self._cancelled = 0
         self.load_s = 0.0
+        # The GGUF file served: the spec's, or its requantized copy.
+        self.path: Path | None = None
         # Reuse cached prompt prefixes (benchmarks turn it off to measure what it saves).
         self.reuse_prefix = True
 
@@ -103,6 +106,15 @@ class LlamaCppEngine:
                 agent=self.name,
             )
         started = time.perf_counter()
+        if self.spec.requantize:
+            from agents.models.requant import requantized
+
+            try:
+                path = requantized(path, self.spec.requantize)
+            except Exception as exc:
+                raise ModelLoadError(f"cannot requantize {path} to {self.spec.requantize}: {exc}",
+                                     agent=self.name) from exc
+        self.path = path
         trained = _trained_context(path)
         if trained:
             # llama.cpp gives no slot more than the model was trained on.
@@ -348,7 +360,7 @@ class LlamaCppEngine:
                     "streams_cancelled": self._cancelled, **self.admission.stats()}
 
     def info(self) -> dict[str, Any]:
-        size = os.path.getsize(self.spec.source().gguf_path or "") if self._server else 0
+        size = os.path.getsize(self.path) if self._server and self.path else 0
         return {
             "agent": self.name,
             "model": self.spec.model,
