@@ -120,20 +120,42 @@ def load_rows(path: str | os.PathLike[str], task: str) -> tuple[list[Row], str]:
     return rows, hashlib.sha256(raw).hexdigest()
 
 
-def resolve_gguf_base(base: str, fleet: Any = None) -> tuple[str, int]:
-    """(GGUF model reference, max_input_tokens) for ``--base``: a fleet agent on a GGUF, or a GGUF path."""
+@dataclass(frozen=True)
+class GgufBase:
+    """The GGUF base a LoRA specialist trains on and is served on."""
+
+    model: str
+    max_input_tokens: int
+    # The base agent's ``requantize``: it serves a Q4_0 copy, so the adapter trains on that copy.
+    requantize: str | None = None
+
+    def weights(self) -> str:
+        """The GGUF file whose weights the served base computes with: training must see the same."""
+        if not self.requantize:
+            return self.model
+        from agents.models.requant import requantized
+        from agents.models.source import resolve_source
+
+        path = resolve_source(self.model).gguf_path
+        assert path is not None  # resolve_gguf_base checked it
+        return str(requantized(path, self.requantize))
+
+
+def resolve_gguf_base(base: str, fleet: Any = None) -> GgufBase:
+    """The GGUF base for ``--base``: a fleet agent on a GGUF (with its requantization), or a GGUF path."""
     from agents.models.source import resolve_source
 
     _, spec = fleet_agent(base, fleet)
-    ref, max_tokens = (spec.model, spec.max_input_tokens) if spec is not None else (base, 2048)
+    found = (GgufBase(spec.model, spec.max_input_tokens, spec.requantize) if spec is not None
+             else GgufBase(base, 2048))
     try:
-        src = resolve_source(ref)
+        src = resolve_source(found.model)
     except ValueError as exc:
         raise TrainError(f"--base {base!r} is neither an agent of the fleet nor a model: {exc}") from exc
     if src.gguf_path is None:
         raise TrainError(f"--base {base!r}: a LoRA specialist is served on the llama_cpp engine, which needs a "
                          "local GGUF base (e.g. the fleet's smollm2)")
-    return ref, max_tokens
+    return found
 
 
 def _messages(task: str, req: Any) -> list[dict[str, str]]:
@@ -428,8 +450,9 @@ def train_adapter(
         cut = max(1, round(len(shuffled) * test_fraction)) if len(shuffled) >= 10 else 0
         train_rows, eval_rows, eval_sha = shuffled[cut:], shuffled[:cut] or shuffled, None
         eval_source = f"held-out split ({test_fraction:.0%}, seed {seed})" if cut else "training data (too few to hold out)"
-    model_ref, max_tokens = resolve_gguf_base(base, fleet)
-    spec = AgentSpec(name=f"train-{name}"[:63], model=model_ref, tasks=[task], engine="transformers",
+    gguf_base = resolve_gguf_base(base, fleet)
+    model_ref, max_tokens = gguf_base.model, gguf_base.max_input_tokens
+    spec = AgentSpec(name=f"train-{name}"[:63], model=gguf_base.weights(), tasks=[task], engine="transformers",
                      device="cpu", dtype="float32", max_input_tokens=max_tokens)
     if progress:
         progress("loading base", 0, 1)
@@ -454,6 +477,7 @@ def train_adapter(
         if progress:
             progress("evaluating", 0, 1)
         serve_spec = AgentSpec(name=f"eval-{name}"[:63], model=model_ref, tasks=[task], engine="llama_cpp",
+                               requantize=gguf_base.requantize,
                                adapters=[str(staging / ADAPTER_FILE)], max_input_tokens=max_tokens,
                                batching={"max_batch_size": 8}, generation={"max_new_tokens": 256})
         runner = ModelRunner(serve_spec, threads=max(1, threads)).load()
@@ -476,7 +500,7 @@ def train_adapter(
             if eval_data is not None else None,
             hyperparameters={"rank": rank, "alpha": 2 * rank, "lr": lr, "epochs": epochs, "batch_size": batch_size, "top_layers": layers,
                              "seed": seed, "target_modules": list(TARGET_MODULES), "space_weight": space_weight,
-                             "extractive": extractive, **stats},
+                             "extractive": extractive, "base_requantize": gguf_base.requantize, **stats},
             metrics=metrics,
         )
         meta = registry.commit(name, staging, meta)
@@ -489,5 +513,5 @@ def train_adapter(
                        labels=[], metrics=metrics, meta=meta)
 
 
-__all__ = ["ADAPTER_FILE", "TASKS", "compact", "copies_input", "evaluate", "infer_schema", "load_rows", "resolve_gguf_base",
+__all__ = ["ADAPTER_FILE", "TASKS", "GgufBase", "compact", "copies_input", "evaluate", "infer_schema", "load_rows", "resolve_gguf_base",
            "space_token_ids", "train_adapter", "value_starts"]
