@@ -64,9 +64,9 @@ def score_adapter(version: Path, task: str, path: Path, threads: int, base: bool
     rows, _ = load_rows(path, task)
     meta = read_meta(version)
     extractive = bool(meta and meta.hyperparameters.get("extractive"))
-    model_ref, max_tokens = resolve_gguf_base("smollm2")
-    spec = AgentSpec(name="score", model=model_ref, tasks=[task], engine="llama_cpp",
-                     adapters=[str(version / ADAPTER_FILE)], max_input_tokens=max_tokens,
+    base = resolve_gguf_base("smollm2")
+    spec = AgentSpec(name="score", model=base.model, tasks=[task], engine="llama_cpp", requantize=base.requantize,
+                     adapters=[str(version / ADAPTER_FILE)], max_input_tokens=base.max_input_tokens,
                      batching={"max_batch_size": 8}, generation={"max_new_tokens": 256})
     runner = ModelRunner(spec, threads=max(1, threads)).load()
     try:
@@ -102,9 +102,9 @@ def score_base(task: str, paths: list[Path], threads: int) -> dict:
     from agents.spec import AgentSpec
     from agents.specialists.adapters import evaluate, load_rows, resolve_gguf_base
 
-    model_ref, max_tokens = resolve_gguf_base("smollm2")
-    spec = AgentSpec(name="score-base", model=model_ref, tasks=[task], engine="llama_cpp",
-                     max_input_tokens=max_tokens, batching={"max_batch_size": 8}, generation={"max_new_tokens": 256})
+    base = resolve_gguf_base("smollm2")
+    spec = AgentSpec(name="score-base", model=base.model, tasks=[task], engine="llama_cpp", requantize=base.requantize,
+                     max_input_tokens=base.max_input_tokens, batching={"max_batch_size": 8}, generation={"max_new_tokens": 256})
     runner = ModelRunner(spec, threads=max(1, threads)).load()
     out = {}
     try:

@@ -90,7 +90,7 @@ async def test_loan_extraction_model_path_on_prose(default_fleet_deployed: str, 
     runs, _ = await _run(loan_documents, [{"application_id": "P-1", "document": document}], tmp_path)
     res = runs[0].result
     assert res["requested_amount"] == 8000 and res["term_months"] == 36, res
-    assert [r for r in res["rules_applied"] if r["rule"] == "grounding"] == [], res
+    assert [r for r in res["rules_applied"] if r["rule"] == "grounding"] == [], str(res)
 
 
 async def test_medical_triage(default_fleet_deployed: str, tmp_path: Path) -> None:
