@@ -123,6 +123,7 @@ class LlamaCppEngine:
 
         # A context's parameters name the adapter files in this order; requests name them.
         self.adapters = [adapter_name(ref) for ref in self.spec.adapters]
+        self._warn_mismatched_adapters()
         lane = self.spec.batching.express_threads
         main_slots = self.slots + (0 if lane else self.express)
         try:
@@ -138,6 +139,22 @@ class LlamaCppEngine:
                  express_slots=self.express, lane_threads=lane, slot_ctx=self.slot_ctx, threads=self.threads,
                  load_s=round(self.load_s, 2))
         return self
+
+    def _warn_mismatched_adapters(self) -> None:
+        """A LoRA learns the corrections its own base weights need: one trained on the file's
+        weights loses quality on the Q4_0 copy and the other way round (RESULTS.md)."""
+        from agents.spec import adapter_file, adapter_name
+        from agents.specialists.registry import read_meta
+
+        for ref in self.spec.adapters:
+            meta = read_meta(adapter_file(ref, None).parent)
+            if meta is None or meta.method != "lora":
+                continue
+            trained = meta.hyperparameters.get("base_requantize")
+            if trained != self.spec.requantize:
+                log.warning("adapter_trained_on_other_weights", agent=self.name, adapter=adapter_name(ref),
+                            trained_on=trained or "the file's own", served_on=self.spec.requantize or "the file's own",
+                            fix="retrain it on this agent (slmflow train --base AGENT) or match requantize")
 
     def _params(self, xlc: Any, path: Any, slots: int, threads: int) -> Any:
         p = xlc.CommonParams()

@@ -83,7 +83,8 @@ def test_requantize_is_refused_off_llama_cpp(tiny_gguf: Path) -> None:
         gguf_spec(tiny_gguf, requantize="q2_k")
 
 
-def test_an_adapter_trains_on_the_weights_its_base_agent_serves(tiny_gguf: Path, cache: Path, tmp_path: Path) -> None:
+def test_an_adapter_trains_on_the_weights_its_base_agent_serves(tiny_gguf: Path, cache: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
     from agents.models.cache import cached_conversion
     from agents.spec import FleetSpec
     from agents.specialists.adapters import resolve_gguf_base, train_adapter
@@ -102,3 +103,10 @@ def test_an_adapter_trains_on_the_weights_its_base_agent_serves(tiny_gguf: Path,
     # Training loaded the Q4_0 copy (its transformers conversion is cached), not the f32 file.
     assert cached_conversion(requantized(tiny_gguf)) is not None
     assert cached_conversion(tiny_gguf) is None
+    # Served on other weights than it learnt on, the adapter loads with a warning that says so.
+    adapter = str(Path(result.path) / "adapter.gguf")
+    for requantize, warned in ((None, True), ("q4_0", False)):
+        capsys.readouterr()
+        runner = ModelRunner(gguf_spec(tiny_gguf, adapters=[adapter], requantize=requantize)).load()
+        runner.engine.close()
+        assert ("adapter_trained_on_other_weights" in capsys.readouterr().err) == warned, requantize
