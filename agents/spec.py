@@ -65,6 +65,14 @@ def adapter_file(reference: str, base_dir: Path | None) -> Path:
     return path.resolve()
 
 
+def adapter_meta(reference: str) -> Any:
+    """The training record (``SpecialistMeta``) of the version an adapter reference names, or
+    None for a plain LoRA file. A version folder never changes once written."""
+    from agents.specialists.registry import read_meta
+
+    return read_meta(adapter_file(reference, None).parent)
+
+
 def _is_gguf_reference(model: str, gguf_file: str | None) -> bool:
     return bool(gguf_file) or model.lower().endswith(".gguf")
 

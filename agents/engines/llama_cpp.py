@@ -143,11 +143,10 @@ class LlamaCppEngine:
     def _warn_mismatched_adapters(self) -> None:
         """A LoRA learns the corrections its own base weights need: one trained on the file's
         weights loses quality on the Q4_0 copy and the other way round (RESULTS.md)."""
-        from agents.spec import adapter_file, adapter_name
-        from agents.specialists.registry import read_meta
+        from agents.spec import adapter_meta, adapter_name
 
         for ref in self.spec.adapters:
-            meta = read_meta(adapter_file(ref, None).parent)
+            meta = adapter_meta(ref)
             if meta is None or meta.method != "lora":
                 continue
             trained = meta.hyperparameters.get("base_requantize")

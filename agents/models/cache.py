@@ -26,12 +26,16 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "slmflow").expanduser()
 
 
+def file_digest(path: Path, *extra: str) -> str:
+    """A short key for what is cached from ``path``: its absolute path, size and mtime (and ``extra``)."""
+    st = path.stat()
+    key = "|".join([str(path.resolve()), str(st.st_size), str(st.st_mtime_ns), *extra])
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def gguf_cache_dir(gguf_path: Path) -> Path:
     """The cache folder of a GGUF file, keyed by its absolute path, size and mtime."""
-    st = gguf_path.stat()
-    key = f"{gguf_path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_root() / "gguf" / f"{gguf_path.stem}-{digest}"
+    return cache_root() / "gguf" / f"{gguf_path.stem}-{file_digest(gguf_path)}"
 
 
 def cached_conversion(gguf_path: Path) -> Path | None:

@@ -16,7 +16,6 @@ LoRA specialists train on the copy's weights. It is written once under ``$SLMFLO
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 import structlog
 
-from agents.models.cache import cache_root
+from agents.models.cache import cache_root, file_digest
 
 log = structlog.get_logger("agents.models.requant")
 
@@ -39,10 +38,7 @@ _SCALES = np.linspace(1.0, 1.2, 17)
 
 def requantized_path(source: Path, quant: str = "q4_0") -> Path:
     """Where the ``quant`` copy of ``source`` is cached (keyed by path, size and mtime)."""
-    st = source.stat()
-    key = f"{source.resolve()}|{st.st_size}|{st.st_mtime_ns}|{quant}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_root() / "gguf-requant" / f"{source.stem}-{digest}.{quant.upper()}.gguf"
+    return cache_root() / "gguf-requant" / f"{source.stem}-{file_digest(source, quant)}.{quant.upper()}.gguf"
 
 
 def requantized(source: Path, quant: str = "q4_0") -> Path:
@@ -105,7 +101,7 @@ def _write_q4_0(source: Path, target: Path) -> int:
 
 
 def q4_0_blocks(weights: np.ndarray) -> np.ndarray:
-    """``weights`` (rows, cols) as Q4_0 blocks (rows, cols / 32 * 18 bytes), least-squares scales."""
+    """``weights`` (rows, cols) as Q4_0 blocks (rows, cols / 32 * 18 bytes), each with its searched scale."""
     rows, cols = weights.shape
     b = weights.reshape(-1, _BLOCK).astype(np.float32)
     peak = b[np.arange(len(b)), np.abs(b).argmax(axis=1)]

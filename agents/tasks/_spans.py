@@ -64,12 +64,11 @@ def use_spans(ctx: Any, req: Any) -> bool:
 @lru_cache(maxsize=256)
 def _trained_extractive(references: tuple[str, ...], adapter: str) -> bool:
     # A version folder never changes once written, so its answer can be kept.
-    from agents.spec import adapter_file, adapter_name
-    from agents.specialists.registry import read_meta
+    from agents.spec import adapter_meta, adapter_name
 
     for ref in references:
         if adapter_name(ref) == adapter:
-            meta = read_meta(adapter_file(ref, None).parent)
+            meta = adapter_meta(ref)
             return bool(meta and meta.hyperparameters.get("extractive"))
     return False
 
