@@ -75,6 +75,7 @@ class LlamaCppEngine:
                                    lane=bool(spec.batching.express_threads))
         self.caches: dict[str, LRU] = {}
         self.adapters: list[str] = []
+        self._adapter_files: list[Path] = []
         self._server: Any = None
         # The express slots' own llama.cpp context (batching.express_threads), or None.
         self._lane: Any = None
@@ -119,10 +120,12 @@ class LlamaCppEngine:
         if trained:
             # llama.cpp gives no slot more than the model was trained on.
             self.slot_ctx = min(self.slot_ctx, trained)
-        from agents.spec import adapter_name
+        from agents.spec import adapter_file, adapter_name
 
         # A context's parameters name the adapter files in this order; requests name them.
+        # Resolved once: with a lane, two contexts load the same files.
         self.adapters = [adapter_name(ref) for ref in self.spec.adapters]
+        self._adapter_files = [adapter_file(ref, None) for ref in self.spec.adapters]
         self._warn_mismatched_adapters()
         lane = self.spec.batching.express_threads
         main_slots = self.slots + (0 if lane else self.express)
@@ -173,13 +176,11 @@ class LlamaCppEngine:
         p.api_keys = [secrets.token_hex(24)]
         p.n_threads_http = 1
         p.warmup = True
-        if self.spec.adapters:
-            from agents.spec import adapter_file
-
+        if self._adapter_files:
             infos = []
-            for ref in self.spec.adapters:
+            for path in self._adapter_files:
                 info = xlc.CommonAdapterLoraInfo()
-                info.path = str(adapter_file(ref, None))
+                info.path = str(path)
                 info.scale = 0.0
                 infos.append(info)
             p.lora_adapters = infos
