@@ -5,7 +5,8 @@
     engine on the fp32-dequantised copy of the same file, for scale.
 (b) 16 concurrent requests of mixed lengths (8 to 128 new tokens) through Serve: served
     tokens/s vs the engine's offline limit on the same 16 requests; p50 latency of the short
-    requests (8 tokens) under that load vs unloaded.
+    requests (8 tokens) under that load vs unloaded. Both are medians over ``--bursts`` warm
+    bursts, each against the unloaded p50 measured just before it.
 (c) time to the first streamed token through Serve.
 (d) prefill tokens/s of the email-triage demo's extraction prompts, with and without
     prefix reuse (the same requests; one output token each).
@@ -129,6 +130,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="/tmp/slmflow/results/llama_engine.md")
     parser.add_argument("--skip-transformers", action="store_true")
+    parser.add_argument("--bursts", type=int, default=5, help="warm bursts of the 16 mixed requests (b)")
     parser.add_argument("--threads", type=int, default=1, help="engine threads, the same on every side")
     parser.add_argument("--slots", type=int, default=None, help="sequence slots (default: the fleet's)")
     parser.add_argument("--express-slots", type=int, default=None, help="express slots (default: the fleet's)")
@@ -204,16 +206,30 @@ def main() -> None:
         served_call(STORY, 8)
         served = decode_rate(served_call)
         print(f"(a) through Serve: {served:.1f} tok/s = {served / offline:.2f}x offline")
-        alone = asyncio.run(short_unloaded(client))
         # The first burst meets slots whose caches hold other prompts; a serving replica's
-        # slots hold its recent traffic, as they do for the second (the one reported).
+        # slots hold its recent traffic, as they do for the warm bursts (the ones reported).
+        cold_alone = asyncio.run(short_unloaded(client))
         cold = asyncio.run(serve_mixed(client))
-        mixed = asyncio.run(serve_mixed(client))
         print(f"(b) first burst (cold slots): short p50 {cold['short_p50_ms']:.0f} ms = "
-              f"{cold['short_p50_ms'] / alone:.2f}x alone, {cold['tok_s']:.1f} tok/s")
-        print(f"(b) through Serve, 16 mixed: {mixed['tok_s']:.1f} tok/s = {mixed['tok_s'] / limit['tok_s']:.2f}x "
-              f"the offline limit; short p50 {mixed['short_p50_ms']:.0f} ms loaded vs {alone:.0f} ms alone "
-              f"= {mixed['short_p50_ms'] / alone:.2f}x")
+              f"{cold['short_p50_ms'] / cold_alone:.2f}x alone, {cold['tok_s']:.1f} tok/s")
+        # One burst holds only four 8-token requests, and its ratio swings by 10-40% from
+        # burst to burst on 2 cores: report the median of several, each against the unloaded
+        # p50 measured just before it.
+        rounds = []
+        for k in range(args.bursts):
+            alone_k = asyncio.run(short_unloaded(client))
+            burst_k = asyncio.run(serve_mixed(client))
+            rounds.append({**burst_k, "alone_ms": alone_k, "ratio": burst_k["short_p50_ms"] / alone_k})
+            print(f"(b) warm burst {k + 1}: short p50 {burst_k['short_p50_ms']:.0f} / {alone_k:.0f} ms alone = "
+                  f"{rounds[-1]['ratio']:.2f}x, {burst_k['tok_s']:.1f} tok/s")
+        ratios = sorted(r["ratio"] for r in rounds)
+        mixed = {"tok_s": statistics.median(r["tok_s"] for r in rounds),
+                 "short_p50_ms": statistics.median(r["short_p50_ms"] for r in rounds),
+                 "ratio": statistics.median(ratios), "range": (ratios[0], ratios[-1])}
+        alone = statistics.median(r["alone_ms"] for r in rounds)
+        print(f"(b) through Serve, 16 mixed, median of {len(rounds)} warm bursts: {mixed['tok_s']:.1f} tok/s = "
+              f"{mixed['tok_s'] / limit['tok_s']:.2f}x the offline limit; short p50 {mixed['ratio']:.2f}x alone "
+              f"(bursts {ratios[0]:.2f}-{ratios[-1]:.2f}x; {mixed['short_p50_ms']:.0f} vs {alone:.0f} ms)")
         ttft = asyncio.run(first_token_ms(client))
         print(f"(c) first streamed token through Serve: p50 {ttft:.0f} ms")
     finally:
@@ -232,8 +248,9 @@ def main() -> None:
         lines.append(f"| (a) transformers engine, fp32 copy | {hf_rate:.1f} tok/s ({offline / hf_rate:.1f}x slower) |")
     lines += [
         f"| (b) 16 mixed, offline limit | {limit['tok_s']:.1f} tok/s |",
-        f"| (b) 16 mixed through Serve | {mixed['tok_s']:.1f} tok/s ({mixed['tok_s'] / limit['tok_s']:.2f}x limit) |",
-        f"| (b) short p50 loaded / alone | {mixed['short_p50_ms']:.0f} / {alone:.0f} ms ({mixed['short_p50_ms'] / alone:.2f}x) |",
+        f"| (b) 16 mixed through Serve, median | {mixed['tok_s']:.1f} tok/s ({mixed['tok_s'] / limit['tok_s']:.2f}x limit) |",
+        f"| (b) short p50 loaded / alone, median of {len(rounds)} bursts | {mixed['short_p50_ms']:.0f} / {alone:.0f} ms "
+        f"({mixed['ratio']:.2f}x; bursts {mixed['range'][0]:.2f}-{mixed['range'][1]:.2f}x) |",
         f"| (c) first streamed token, p50 | {ttft:.0f} ms |",
         f"| (d) prefill without / with reuse | {no_reuse['tok_s']:.0f} / {with_reuse['tok_s']:.0f} tok/s "
         f"(hit {with_reuse['hit']:.0%}) |",
