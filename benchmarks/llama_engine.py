@@ -139,6 +139,8 @@ def main() -> None:
     parser.add_argument("--requantize", choices=["none", "q4_0"], default=None,
                         help="serve the file's own weights (none) or its Q4_0 copy (default: the fleet's)")
     args = parser.parse_args()
+    if args.bursts < 1:
+        parser.error("--bursts must be at least 1")
 
     import ray
 
