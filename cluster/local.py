@@ -98,14 +98,19 @@ def up(
     )
     path.write_text(head.model_dump_json())
     deadline = time.monotonic() + timeout
+    node_up = False
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             path.unlink(missing_ok=True)
             raise RuntimeError(f"ray start exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}")
-        if _alive_nodes(head.dashboard_url) >= 1:
+        # The dashboard reports the node alive before `ray start` has finished: recording the
+        # address that a bare `ray.init()` reads is the last thing it does before blocking.
+        node_up = node_up or _alive_nodes(head.dashboard_url) >= 1
+        if node_up and _recorded_address(head) is not None:
             return head
-        time.sleep(1)
-    raise TimeoutError(f"the head's dashboard did not come up within {timeout:g}s; log: {log_path}")
+        time.sleep(0.5 if node_up else 1)
+    waiting_for = "ray start to record its address" if node_up else "the head's dashboard to come up"
+    raise TimeoutError(f"waited {timeout:g}s for {waiting_for}; log: {log_path}")
 
 
 def _alive_nodes(dashboard_url: str) -> int:
@@ -146,26 +151,34 @@ def forget_current_cluster(head: LocalHead) -> bool:
     finds it; only `ray stop` removes it, and we never run `ray stop` (it would stop every Ray
     on the machine). Left behind, the file sends every later `ray.init()` to a dead address.
     """
-    from ray._common.utils import get_ray_address_file
-
     from agents.connect import ClusterConnectError, _probe, _resolve
 
-    path = Path(get_ray_address_file(head.temp_dir))
-    try:
-        recorded = path.read_text().strip()
-    except OSError:
-        return False
-    port = head.gcs_address.rpartition(":")[2]
-    # Ray records the node's IP (not necessarily 127.0.0.1) with our port.
-    if not recorded.endswith(f":{port}"):
+    recorded = _recorded_address(head)
+    if recorded is None:
         return False
     try:
         host, port_no, _ = _resolve(recorded)
         _probe(host, port_no, recorded, 1.0)
     except ClusterConnectError:
-        path.unlink(missing_ok=True)
+        _address_file(head).unlink(missing_ok=True)
         return True
     return False  # something answers there again: not ours to remove
+
+
+def _address_file(head: LocalHead) -> Path:
+    from ray._common.utils import get_ray_address_file
+
+    return Path(get_ray_address_file(head.temp_dir))
+
+
+def _recorded_address(head: LocalHead) -> str | None:
+    """The address in Ray's current-cluster file when it is `head`'s, else None."""
+    try:
+        recorded = _address_file(head).read_text().strip()
+    except OSError:
+        return None
+    # Ray records the node's IP (not necessarily 127.0.0.1) with our port.
+    return recorded if recorded.endswith(":" + head.gcs_address.rpartition(":")[2]) else None
 
 
 def describe() -> dict[str, object]:
