@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 DATA = Path(__file__).resolve().parents[1] / "workflows" / "data"
 FILES = ["order_extraction.test.jsonl", "order_extraction.test2.jsonl", "order_extraction.test3.jsonl"]
 
@@ -26,22 +27,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    from agents.runtime import ModelRunner
-    from agents.spec import AgentSpec
-    from agents.specialists.adapters import ADAPTER_FILE, evaluate, load_rows, resolve_gguf_base
+    from specialize_lora import scoring_runner
+
+    from agents.specialists.adapters import evaluate, load_rows
     from agents.specialists.registry import read_meta
 
     meta = read_meta(args.version)
     trained_on = (meta.hyperparameters.get("base_requantize") if meta else None) or "the file's own weights"
-    base = resolve_gguf_base("smollm2")
     print(f"adapter trained on {trained_on}")
     print("| served weights | " + " | ".join(f.split(".")[1] for f in FILES) + " | raw model, test |")
     print("|---" * (len(FILES) + 2) + "|")
     for requantize in (None, "q4_0"):
-        spec = AgentSpec(name="score", model=base.model, tasks=["extract"], engine="llama_cpp", requantize=requantize,
-                         adapters=[str(args.version / ADAPTER_FILE)], max_input_tokens=base.max_input_tokens,
-                         batching={"max_batch_size": 8}, generation={"max_new_tokens": 256})
-        runner = ModelRunner(spec, threads=args.threads).load()
+        runner = scoring_runner("extract", args.threads, args.version, requantize=requantize)
         t = time.perf_counter()
         cells = []
         try:

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 DATA = Path(__file__).resolve().parents[1] / "workflows" / "data"
@@ -54,21 +55,30 @@ def _progress(stage: str, done: int, total: int) -> None:
         print(f"{time.strftime('%H:%M:%S')} {stage} {done}/{total} load {os.getloadavg()[0]:.1f}", flush=True)
 
 
-def score_adapter(version: Path, task: str, path: Path, threads: int, base: bool) -> dict:
-    """Score a trained version's adapter on another held-out file, through the same serving path."""
+def scoring_runner(task: str, threads: int, adapter: Path | None = None, **overrides: Any) -> Any:
+    """SmolLM2 as the fleet serves it (on llama_cpp, its ``requantize`` unless ``overrides`` say
+    otherwise), with the adapter of version folder ``adapter`` loaded: the path every score takes."""
     from agents.runtime import ModelRunner
     from agents.spec import AgentSpec
-    from agents.specialists.adapters import ADAPTER_FILE, evaluate, load_rows, resolve_gguf_base
+    from agents.specialists.adapters import ADAPTER_FILE, resolve_gguf_base
+
+    base = resolve_gguf_base("smollm2")
+    fields = {"requantize": base.requantize, **overrides}
+    spec = AgentSpec(name="score", model=base.model, tasks=[task], engine="llama_cpp",
+                     adapters=[str(adapter / ADAPTER_FILE)] if adapter else [], max_input_tokens=base.max_input_tokens,
+                     batching={"max_batch_size": 8}, generation={"max_new_tokens": 256}, **fields)
+    return ModelRunner(spec, threads=max(1, threads)).load()
+
+
+def score_adapter(version: Path, task: str, path: Path, threads: int, base: bool) -> dict:
+    """Score a trained version's adapter on another held-out file, through the same serving path."""
+    from agents.specialists.adapters import evaluate, load_rows
     from agents.specialists.registry import read_meta
 
     rows, _ = load_rows(path, task)
     meta = read_meta(version)
     extractive = bool(meta and meta.hyperparameters.get("extractive"))
-    base = resolve_gguf_base("smollm2")
-    spec = AgentSpec(name="score", model=base.model, tasks=[task], engine="llama_cpp", requantize=base.requantize,
-                     adapters=[str(version / ADAPTER_FILE)], max_input_tokens=base.max_input_tokens,
-                     batching={"max_batch_size": 8}, generation={"max_new_tokens": 256})
-    runner = ModelRunner(spec, threads=max(1, threads)).load()
+    runner = scoring_runner(task, threads, version)
     try:
         out = {"eval_rows": len(rows), "extractive": extractive, **evaluate(runner, task, rows, "adapter", extractive)}
         if base:
@@ -98,14 +108,9 @@ def train_lora(name: str, task: str, train: list[str], test: str, fresh: list[st
 
 def score_base(task: str, paths: list[Path], threads: int) -> dict:
     """The base model alone (no adapter) on held-out files, through the same serving path."""
-    from agents.runtime import ModelRunner
-    from agents.spec import AgentSpec
-    from agents.specialists.adapters import evaluate, load_rows, resolve_gguf_base
+    from agents.specialists.adapters import evaluate, load_rows
 
-    base = resolve_gguf_base("smollm2")
-    spec = AgentSpec(name="score-base", model=base.model, tasks=[task], engine="llama_cpp", requantize=base.requantize,
-                     max_input_tokens=base.max_input_tokens, batching={"max_batch_size": 8}, generation={"max_new_tokens": 256})
-    runner = ModelRunner(spec, threads=max(1, threads)).load()
+    runner = scoring_runner(task, threads)
     out = {}
     try:
         for path in paths:
