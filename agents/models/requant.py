@@ -16,8 +16,6 @@ LoRA specialists train on the copy's weights. It is written once under ``$SLMFLO
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import numpy as np
 import structlog
 
 from agents.models.cache import cache_root, file_digest
+from agents.models.gguf_copy import cached_file, write_copy
 
 log = structlog.get_logger("agents.models.requant")
 
@@ -48,18 +47,9 @@ def requantized(source: Path, quant: str = "q4_0") -> Path:
     final = requantized_path(source, quant)
     if final.is_file():
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
     log.info("gguf_requantize_start", gguf=str(source), cache=str(final), quant=quant)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}-", dir=final.parent)
-    os.close(fd)
-    try:
-        converted = _write_q4_0(source, Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from replicas run as other users
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    log.info("gguf_requantize_done", cache=str(final), tensors_converted=converted)
+    cached_file(final, lambda tmp: _write_q4_0(source, tmp))
+    log.info("gguf_requantize_done", cache=str(final))
     return final
 
 
@@ -70,34 +60,17 @@ def _convertible(tensor: Any) -> bool:
             and tensor.tensor_type in (Q.F32, Q.F16, Q.BF16, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q8_0))
 
 
-def _write_q4_0(source: Path, target: Path) -> int:
+def _write_q4_0(source: Path, target: Path) -> None:
     import gguf
     from gguf import GGMLQuantizationType as Q
     from gguf.quants import dequantize
 
-    reader = gguf.GGUFReader(source)
-    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
-    writer = gguf.GGUFWriter(target, arch)
-    for field in reader.fields.values():
-        # The writer adds the architecture and GGUF.* header fields itself.
-        if field.name in (gguf.Keys.General.ARCHITECTURE, gguf.Keys.General.FILE_TYPE) or field.name.startswith("GGUF."):
-            continue
-        kind = field.types[0]
-        sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field.contents(), kind, sub_type=sub)
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q4_0)
-    converted = 0
-    for tensor in reader.tensors:
-        if _convertible(tensor):
-            writer.add_tensor(tensor.name, q4_0_blocks(dequantize(tensor.data, tensor.tensor_type)), raw_dtype=Q.Q4_0)
-            converted += 1
-        else:
-            writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return converted
+    def rewrite(tensor: Any) -> tuple[np.ndarray, Any] | None:
+        if not _convertible(tensor):
+            return None
+        return q4_0_blocks(dequantize(tensor.data, tensor.tensor_type)), Q.Q4_0
+
+    write_copy(source, target, rewrite, gguf.LlamaFileType.MOSTLY_Q4_0)
 
 
 def q4_0_blocks(weights: np.ndarray) -> np.ndarray:
