@@ -219,6 +219,11 @@ class AgentSpec(_Spec):
     # continuous batching gains far more from it; but the copy is a different model (a second
     # 4-bit rounding), which LoRA specialists are then trained on.
     requantize: Literal["q4_0"] | None = None
+    # llama_cpp: serve a GGUF's Q4_1 block matrices as Q4_0 blocks plus each block's offset,
+    # applied as an always-on LoRA (agents.models.q4_split). The weights are exactly the
+    # file's, and a step of several sequences runs on llama.cpp's batched Q4_0 kernels; a
+    # single sequence is a few percent slower. Ignored by other engines and other types.
+    split_q4_1: bool = True
     # CPU threads the engine computes with; default: resources.num_cpus (at least 1). Ray
     # reserves num_cpus; a replica may use more threads than it reserves where it knows
     # its neighbours are mostly idle (the default fleet's generator beside a quick encoder).

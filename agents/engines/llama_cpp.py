@@ -76,6 +76,8 @@ class LlamaCppEngine:
         self.caches: dict[str, LRU] = {}
         self.adapters: list[str] = []
         self._adapter_files: list[Path] = []
+        # The split Q4_1 weights' offsets (agents.models.q4_split): adapter 0, on every request.
+        self._offsets: Path | None = None
         self._server: Any = None
         # The express slots' own llama.cpp context (batching.express_threads), or None.
         self._lane: Any = None
@@ -115,6 +117,15 @@ class LlamaCppEngine:
             except Exception as exc:
                 raise ModelLoadError(f"cannot requantize {path} to {self.spec.requantize}: {exc}",
                                      agent=self.name) from exc
+        if self.spec.split_q4_1:
+            from agents.models.q4_split import split_q4_1
+
+            try:
+                split = split_q4_1(path)
+            except Exception as exc:
+                raise ModelLoadError(f"cannot split the Q4_1 weights of {path}: {exc}", agent=self.name) from exc
+            if split is not None:
+                path, self._offsets = split.model, split.offsets
         self.path = path
         trained = _trained_context(path)
         if trained:
@@ -176,12 +187,14 @@ class LlamaCppEngine:
         p.api_keys = [secrets.token_hex(24)]
         p.n_threads_http = 1
         p.warmup = True
-        if self._adapter_files:
+        files = ([self._offsets] if self._offsets else []) + self._adapter_files
+        if files:
             infos = []
-            for path in self._adapter_files:
+            for path in files:
                 info = xlc.CommonAdapterLoraInfo()
                 info.path = str(path)
-                info.scale = 0.0
+                # The offsets are part of the weights: on even for a request that names no scales.
+                info.scale = 1.0 if path == self._offsets else 0.0
                 infos.append(info)
             p.lora_adapters = infos
             # Loaded once, applied per request: every request names the scale of each.
@@ -217,7 +230,7 @@ class LlamaCppEngine:
             body["seed"] = int(job.seed)
         if job.json_schema is not None:
             body["grammar"] = _json_grammar(job.json_schema)
-        if self.adapters or job.adapter is not None:
+        if self._offsets or self.adapters or job.adapter is not None:
             body["lora"] = self._lora(job.adapter)
         if job.messages is not None:
             body["messages"] = job.messages
@@ -232,7 +245,10 @@ class LlamaCppEngine:
             served = ", ".join(self.adapters) or "none"
             raise InvalidRequest(f"adapter {adapter!r} is not served by this agent; adapters: {served}",
                                  agent=self.name)
-        return [{"id": i, "scale": 1.0 if name == adapter else 0.0} for i, name in enumerate(self.adapters)]
+        offsets = [{"id": 0, "scale": 1.0}] if self._offsets else []
+        first = len(offsets)
+        return offsets + [{"id": first + i, "scale": 1.0 if name == adapter else 0.0}
+                          for i, name in enumerate(self.adapters)]
 
     def _call(self, body: dict[str, Any], slot: int, on_chunk: Any = None) -> Any:
         """Run ``body`` in admission slot ``slot``: one of the main context's, or of the lane's."""
@@ -337,7 +353,7 @@ class LlamaCppEngine:
             grammar = "root ::= " + _gbnf_literal(label)
             body = {"messages": messages, "max_tokens": 64, "temperature": 0.0, "grammar": grammar,
                     "logprobs": True, "top_logprobs": 1, "cache_prompt": self.reuse_prefix}
-            if self.adapters:
+            if self._offsets or self.adapters:
                 body["lora"] = self._lora(None)
             with self.admission.enter(len(label), _cache_key(body)) as slot:
                 resp = self._call(body, slot)
@@ -377,7 +393,9 @@ class LlamaCppEngine:
                     "streams_cancelled": self._cancelled, **self.admission.stats()}
 
     def info(self) -> dict[str, Any]:
-        size = os.path.getsize(self.path) if self._server and self.path else 0
+        size = 0
+        if self._server and self.path:
+            size = sum(os.path.getsize(p) for p in (self.path, self._offsets) if p)
         return {
             "agent": self.name,
             "model": self.spec.model,
@@ -392,6 +410,7 @@ class LlamaCppEngine:
             "express_slots": self.express,
             "express_threads": self.spec.batching.express_threads,
             "adapters": list(self.adapters),
+            "q4_1_split": self._offsets is not None,
             "slot_context": self.slot_ctx,
             "threads": self.threads,
             "load_s": round(self.load_s, 3),
