@@ -1,12 +1,13 @@
-"""What a decode step of several sequences costs, on the shipped SmolLM2 GGUF and its Q4_0 copy.
+"""What a decode step of several sequences costs, for each way of serving the shipped SmolLM2 GGUF.
 
-Side by side in one run, one llama.cpp thread, the fleet's slots: tokens/s of 1, 4 and 6
-concurrent greedy continuations of 64 tokens each, and the median latency of one 8-token
-request alone. llama.cpp computes a batch of Q4_0 rows through kernels that repack the
-weights for the CPU's vector units; Q4_1 has none, so its batches gain little over one row.
+Side by side in one run, one llama.cpp thread, 8 slots: tokens/s of 1, 4 and 8 concurrent
+greedy continuations of 64 tokens each, and the median latency of one 8-token request alone.
+llama.cpp computes a batch of Q4_0 rows through kernels that repack the weights for the
+CPU's vector units; Q4_1 has none, so its batches gain little over one row. The weights:
+the shipped Q4_1 on its own kernels, the same weights split into Q4_0 blocks and their
+offsets (``split_q4_1``, exact), and the lossy Q4_0 copy (``requantize: q4_0``).
 
-    .venv/bin/python benchmarks/batch_scaling.py [--threads 1] [--rounds 2]
-"""
+    .venv/bin/python benchmarks/batch_scaling.py [--threads 1] [--rounds 2] [--weights q4_1 split q4_0]"""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from llama_engine import STORY
+from llama_engine import STORY, WEIGHT_NAMES, WEIGHTS
 
-CONCURRENCY = (1, 4, 6)
+CONCURRENCY = (1, 4, 8)
 
 
 def rate(engine: Any, n: int) -> float:
@@ -46,12 +47,15 @@ def rate(engine: Any, n: int) -> float:
     return sum(done) / (time.perf_counter() - t0)
 
 
-def measure(requantize: str | None, threads: int) -> dict[str, float]:
+def measure(weights: str, threads: int) -> dict[str, float]:
     from agents.engines import load_engine
     from agents.engines.base import Job
     from agents.spec import load_fleet
 
-    smol = load_fleet().get("smollm2").model_copy(update={"threads": threads, "requantize": requantize})
+    smol = load_fleet().get("smollm2")
+    # Slots for all 8 at once (the fleet has 4, plus 2 for short requests only).
+    batching = smol.batching.model_copy(update={"max_batch_size": max(CONCURRENCY), "express_slots": 0})
+    smol = smol.model_copy(update={"threads": threads, "batching": batching, **WEIGHTS[weights]})
     engine = load_engine(smol, threads=threads)
     try:
         engine.generate([Job(prompt=STORY, max_new_tokens=8)])  # warm-up
@@ -70,18 +74,18 @@ def measure(requantize: str | None, threads: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of both weights")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of every weights")
+    parser.add_argument("--weights", nargs="+", choices=list(WEIGHTS), default=list(WEIGHTS))
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {args.threads} llama.cpp thread(s)")
-    print("| weights | " + " | ".join(f"{n} at once, tok/s" for n in CONCURRENCY) + " | 4 at once / 1 | 8 tokens alone |")
-    print("|---" * (len(CONCURRENCY) + 3) + "|")
+    print("| weights | " + " | ".join(f"{n} at once, tok/s" for n in CONCURRENCY)
+          + " | 4 at once / 1 | 8 at once / 1 | 8 tokens alone |")
+    print("|---" * (len(CONCURRENCY) + 4) + "|")
     for _ in range(args.rounds):
-        for requantize in (None, "q4_0"):
-            m = measure(requantize, args.threads)
-            print(f"| {'Q4_0 copy' if requantize else 'as shipped (Q4_1)'} | "
-                  + " | ".join(f"{m[f'x{n}']:.1f}" for n in CONCURRENCY)
-                  + f" | {m['x4'] / m['x1']:.2f}x | {m['alone_ms']:.0f} ms |", flush=True)
-
+        for weights in args.weights:
+            m = measure(weights, args.threads)
+            print(f"| {WEIGHT_NAMES[weights]} | " + " | ".join(f"{m[f'x{n}']:.1f}" for n in CONCURRENCY)
+                  + f" | {m['x4'] / m['x1']:.2f}x | {m['x8'] / m['x1']:.2f}x | {m['alone_ms']:.0f} ms |", flush=True)
 
 if __name__ == "__main__":
     main()

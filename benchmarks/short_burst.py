@@ -5,7 +5,7 @@ under the 16 mixed requests (8 to 128 new tokens) sent at once; and with only th
 requests of those 16 sent at once. When the last two agree, long requests no longer slow
 short ones (no head-of-line blocking) and what is left is the short ones' own batching.
 
-    .venv/bin/python benchmarks/short_burst.py [--threads 1] [--configs 2:0 4:1] [--requantize none q4_0]
+    .venv/bin/python benchmarks/short_burst.py [--threads 1] [--configs 2:0 4:1] [--weights q4_1 split q4_0]
 
 A configuration is EXPRESS_SLOTS:EXPRESS_THREADS (0 threads: no lane).
 """
@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from llama_engine import LENGTHS, STORY
+from llama_engine import LENGTHS, STORY, WEIGHT_NAMES, WEIGHTS
 
 SHORT = 8
 
@@ -48,15 +48,14 @@ def burst(engine: Any, lengths: list[int], tag: str) -> list[float]:
     return [took[i] for i, n in enumerate(lengths) if n == SHORT]
 
 
-def measure(threads: int, express: int, lane: int, requantize: str) -> dict[str, float]:
+def measure(threads: int, express: int, lane: int, weights: str) -> dict[str, float]:
     from agents.engines import load_engine
     from agents.engines.base import Job
     from agents.spec import load_fleet
 
     smol = load_fleet().get("smollm2")
     batching = smol.batching.model_copy(update={"express_slots": express, "express_threads": lane})
-    weights = None if requantize == "none" else requantize
-    engine = load_engine(smol.model_copy(update={"threads": threads, "batching": batching, "requantize": weights}),
+    engine = load_engine(smol.model_copy(update={"threads": threads, "batching": batching, **WEIGHTS[weights]}),
                          threads=threads)
     try:
         engine.generate([Job(prompt=STORY, max_new_tokens=SHORT)])  # warm-up
@@ -82,16 +81,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--configs", nargs="+", default=["2:0", "4:1"], help="EXPRESS_SLOTS:EXPRESS_THREADS")
-    parser.add_argument("--requantize", nargs="+", default=["none", "q4_0"], choices=["none", "q4_0"],
-                        help="weights to compare: the file's own (none) and/or its Q4_0 copy")
+    parser.add_argument("--weights", nargs="+", default=list(WEIGHTS), choices=list(WEIGHTS),
+                        help="the shipped Q4_1 on its own kernels, split, and/or the Q4_0 copy")
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {args.threads} engine thread(s), 4 regular slots")
     print("| weights | express slots | lane threads | 8-token p50 alone | under the 16 mixed | the short ones alone, at once |")
     print("|---|---|---|---|---|---|")
-    for cfg, weights in ((c, w) for c in args.configs for w in args.requantize):
+    for cfg, weights in ((c, w) for c in args.configs for w in args.weights):
         express, lane = (int(x) for x in cfg.split(":"))
         m = measure(args.threads, express, lane, weights)
-        print(f"| {'Q4_0 copy' if weights == 'q4_0' else 'as shipped'} | {express} | {lane or 'none'} | {m['alone'] * 1000:.0f} ms | {m['mixed'] * 1000:.0f} ms "
+        print(f"| {WEIGHT_NAMES[weights]} | {express} | {lane or 'none'} | {m['alone'] * 1000:.0f} ms | {m['mixed'] * 1000:.0f} ms "
               f"({m['mixed'] / m['alone']:.2f}x) | {m['shorts_only'] * 1000:.0f} ms ({m['shorts_only'] / m['alone']:.2f}x) |",
               flush=True)
 
