@@ -141,10 +141,10 @@ class LlamaCppEngine:
         lane = self.spec.batching.express_threads
         main_slots = self.slots + (0 if lane else self.express)
         try:
-            self._server = xlc.Server(self._params(xlc, path, main_slots, self.threads))
+            self._server = _running(xlc.Server(self._params(xlc, path, main_slots, self.threads)))
             if lane:
                 # Same file, so the weights are mapped once; only the context is the lane's own.
-                self._lane = xlc.Server(self._params(xlc, path, self.express, lane))
+                self._lane = _running(xlc.Server(self._params(xlc, path, self.express, lane)))
         except Exception as exc:
             raise ModelLoadError(f"llama.cpp cannot load {path}: {exc}", agent=self.name) from exc
         self._pool = ThreadPoolExecutor(max_workers=self.slots + self.express, thread_name_prefix=f"llama-{self.name}")
@@ -456,6 +456,18 @@ def _strict(schema: Any) -> Any:
 
 
 _SUBSCHEMAS = {"items", "prefixItems", "anyOf", "oneOf", "allOf", "not", "additionalProperties", "contains"}
+
+
+def _running(server: Any) -> Any:
+    """``server``, once its task loop runs.
+
+    xllamacpp's Server returns before its thread enters llama.cpp's task loop, and the loop
+    sets ``running = true`` on entry: a terminate (closing the server) sent in between is
+    lost, and the close then waits forever for the loop. A request comes back only from the
+    running loop, so after one a close always ends it.
+    """
+    server.handle_completions({"prompt": "a", "max_tokens": 1, "temperature": 0.0, "cache_prompt": False})
+    return server
 
 
 def _trained_context(path: Any) -> int | None:
