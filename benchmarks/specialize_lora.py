@@ -8,9 +8,9 @@
     LoRA tool_call adapter on SmolLM2 (tool accuracy and exact arguments).
 
 Each specialist is also scored on the fresh `*.test2.jsonl` and `*.test3.jsonl` files (each written
-before the tuning of its follow-up), and tool choice on `tool_choice.test4.jsonl` and `tool_choice.test5.jsonl` (100 hand-written
-requests each, by two helpers blind to every other file). The wrong answers of test3, test4 and
-test5 go to --test3-out, not to the log.
+before the tuning of its follow-up), and tool choice on `tool_choice.test4/5/6.jsonl` (100 hand-written requests each, by three
+helpers blind to every other file). The wrong answers of test3 to test6 go to --test3-out, not
+to the log.
 Nothing is tuned on the test files: configurations are chosen on validation splits of the
 train files (`specialize_validate.py`) and are the CLI defaults, except `--method finetune`
 for tool choice (better on validation, over the 60-s classifier budget, so not the default).
@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 DATA = Path(__file__).resolve().parents[1] / "workflows" / "data"
 FRESH_EXTRACT = ["order_extraction.test2.jsonl", "order_extraction.test3.jsonl"]
 FRESH_TOOLS = ["tool_choice.test2.jsonl", "tool_choice.test3.jsonl", "tool_choice.test4.jsonl",
-               "tool_choice.test5.jsonl"]
-HIDDEN = ("test3", "test4", "test5")  # sets whose wrong answers go to a file, never to the log
+               "tool_choice.test5.jsonl", "tool_choice.test6.jsonl"]
+HIDDEN = ("test3", "test4", "test5", "test6")  # sets whose wrong answers go to a file, never to the log
 
 
 def as_classify(src: Path | list[Path], dst: Path) -> Path:
