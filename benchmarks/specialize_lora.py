@@ -19,7 +19,7 @@ for tool choice (better on validation, over the 60-s classifier budget, so not t
     nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --no-base --only-extract \
         --train-file order_extraction.train2.jsonl   # (a), 2 epochs, the larger-pool train file
     nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --skip-extract \
-        --tool-train-file tool_choice.train.jsonl tool_choice.train2.jsonl   # (b), the head on both files
+        --tool-train-file tool_choice.train.jsonl tool_choice.train2.jsonl tool_choice.train3.jsonl   # (b), the head
     nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --skip-extract --no-head --tool-lora   # (b), LoRA
     nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --base-only order_extraction.test3.jsonl
     [--threads 2]
@@ -156,7 +156,8 @@ def main() -> None:
                              "(order_extraction.train2.jsonl: larger pools)")
     parser.add_argument("--tool-train-file", nargs="+", default=["tool_choice.train.jsonl"],
                         help="tool-choice training files in workflows/data, trained on together "
-                             "(tool_choice.train2.jsonl: 83 more templates, written blind to the test sets)")
+                             "(tool_choice.train2.jsonl: 83 more templates; train3: 200 hand-written requests; "
+                             "both written blind to the test sets)")
     parser.add_argument("--no-head", action="store_true", help="skip the MiniLM tool-choice classifier")
     parser.add_argument("--test3-out", default=tempfile.gettempdir() + "/slmflow-test3",
                         help="folder for test3's full reports (its wrong answers are kept out of the log)")

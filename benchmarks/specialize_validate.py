@@ -12,9 +12,13 @@ is judged on phrasings and values it did not train on.
   separately.
 - tools: validation = the training file's rows written with the last template of each tool;
   training part = the other rows.
+- tools-hand: 5 folds over the hand-written `tool_choice.train3.jsonl` (row i in fold i mod 5);
+  each fold trains on `train` + `train2` + the other four fifths of train3. train3 was written
+  from the same request as test5 and test6, so this is the validation set for that kind of text.
 
     nice -n 10 .venv/bin/python benchmarks/specialize_validate.py extract [--epochs 1 --lr 2e-3 --rank 8 --layers 12]
     nice -n 10 .venv/bin/python benchmarks/specialize_validate.py tools [--method head|finetune]
+    nice -n 10 .venv/bin/python benchmarks/specialize_validate.py tools-hand [--method head|finetune] [--folds 0 1]
 """
 
 from __future__ import annotations
@@ -136,6 +140,33 @@ def tools_cv(args: argparse.Namespace, tmp: Path, registry: object) -> None:
     print(f"leave-one-template-out accuracy {right}/{total} = {right / total:.3f}; train s {times}")
 
 
+def tools_hand(args: argparse.Namespace, tmp: Path, registry: object) -> None:
+    """K-fold over the hand-written train3 file, the templated files always in the training part."""
+    from specialize_lora import as_classify
+
+    from agents.specialists.train import train_classifier
+
+    base = [json.loads(line) for f in ("tool_choice.train.jsonl", "tool_choice.train2.jsonl")
+            for line in (DATA / f).open()]
+    hand = [json.loads(line) for line in (DATA / "tool_choice.train3.jsonl").open()]
+    right = total = 0
+    for fold in args.folds:
+        val = [r for i, r in enumerate(hand) if i % 5 == fold]
+        train = base + [r for i, r in enumerate(hand) if i % 5 != fold]
+        res = train_classifier(f"hand{fold}", base="minilm", data=as_classify(write(train, tmp / f"t{fold}.jsonl"),
+                                                                            tmp / f"tr{fold}.jsonl"),
+                               eval_data=as_classify(write(val, tmp / f"v{fold}.jsonl"), tmp / f"va{fold}.jsonl"),
+                               threads=args.threads, registry=registry, method=args.method, zero_shot=False,
+                               label_descriptions=TOOL_DESCRIPTIONS, finetune_layers=args.ft_layers,
+                               finetune_epochs=args.ft_epochs, finetune_lr=args.ft_lr)
+        n = res.metrics["eval_rows"]
+        right += round(res.metrics["accuracy"] * n)
+        total += n
+        print(f"fold {fold}: {res.metrics['accuracy']:.3f} of {n}, {res.metrics['per_label_accuracy']}, "
+              f"train {res.metrics['train_s']} s", flush=True)
+    print(f"train3 {len(args.folds)}-fold accuracy ({args.method}) {right}/{total} = {right / total:.3f}")
+
+
 def _progress(stage: str, done: int, total: int) -> None:
     if done == total or done % 5 == 0:
         print(f"{time.strftime('%H:%M:%S')} {stage} {done}/{total} load {os.getloadavg()[0]:.1f}", flush=True)
@@ -143,7 +174,7 @@ def _progress(stage: str, done: int, total: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("task", choices=["extract", "tools", "tools-cv", "tool-lora"])
+    parser.add_argument("task", choices=["extract", "tools", "tools-cv", "tools-hand", "tool-lora"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -151,6 +182,8 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--method", default="head")
     parser.add_argument("--ft-layers", type=int, default=2)
+    parser.add_argument("--ft-epochs", type=int, default=8, help="tools-hand, finetune: encoder epochs")
+    parser.add_argument("--ft-lr", type=float, default=1e-4, help="tools-hand, finetune: encoder learning rate")
     parser.add_argument("--space-weight", type=float, default=0.0,
                         help="extract: weight of the unlikelihood of a leading space in string values")
     parser.add_argument("--train-file", nargs="+", default=["order_extraction.train.jsonl"],
@@ -198,8 +231,8 @@ def main() -> None:
             m = res.metrics
             print(f"fold {fold}: tool accuracy {m['tool_accuracy']} of {m['eval_rows']}, exact call "
                   f"{m['exact_match']}, train {m['train_s']} s; mistakes {json.dumps(m['mistakes'][:3])}", flush=True)
-    elif args.task == "tools-cv":
-        tools_cv(args, tmp, registry)
+    elif args.task in ("tools-cv", "tools-hand"):
+        (tools_cv if args.task == "tools-cv" else tools_hand)(args, tmp, registry)
         print(f"total {time.perf_counter() - t:.0f} s, load now {os.getloadavg()[0]:.1f}")
         return
     else:
