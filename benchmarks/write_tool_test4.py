@@ -7,18 +7,11 @@ saw only the four tools' definitions: no project file, no training data, no mode
 was committed before any model was scored on it. Its rows were not read while choosing
 anything; wrong answers on it are written to a file, not to the log.
 """
-import collections
-import json
-import random
-import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_tool_data import TOOLS
-
-OUT = Path(__file__).resolve().parents[1] / "workflows" / "data" / "tool_choice.test4.jsonl"
-S, C, A, R = "get_order_status", "cancel_order", "change_address", "refund_order"
+from tool_rows import A, C, R, S, write_rows
 
 ROWS = [
     # ---- get_order_status ----
@@ -127,30 +120,5 @@ ROWS = [
     ("ZK74876 - not happy with it, honestly. I'd just like my money back.", R, {"order_id": "ZK74876", "reason": "other"}),
 ]
 
-# ---- validation ----
-tool_names = {t["name"]: t for t in TOOLS}
-assert len(ROWS) == 100
-cnt = collections.Counter(r[1] for r in ROWS)
-assert all(cnt[n] == 25 for n in tool_names), cnt
-assert len({r[0] for r in ROWS}) == 100
-ids = [r[2]["order_id"] for r in ROWS]
-assert len(set(ids)) == 100
-cities = set()
-for text, name, args in ROWS:
-    assert set(args) == set(tool_names[name]["parameters"]["required"]), (text, args)
-    assert re.fullmatch(r"ZK\d{5}", args["order_id"])
-    assert re.findall(r"ZK\d+", text) == [args["order_id"]], text
-    if name == A:
-        assert args["city"] in text, text
-        cities.add(args["city"])
-    if name == R:
-        assert args["reason"] in ("damaged", "late", "wrong_item", "other")
-assert len(cities) >= 10 and sum(" " in c for c in cities) >= 3
-
-rows = [{"text": t, "tools": TOOLS, "tool_call": {"name": n, "arguments": a}} for t, n, a in ROWS]
-random.Random(20240604).shuffle(rows)
-with OUT.open("w") as f:
-    for r in rows:
-        f.write(json.dumps(r, ensure_ascii=False) + "\n")
-print("ok", dict(cnt), "cities", len(cities),
-      "reasons", dict(collections.Counter(a["reason"] for _, n, a in ROWS if n == R)))
+if __name__ == "__main__":
+    write_rows(ROWS, "tool_choice.test4.jsonl", id_prefix="ZK", seed=20240604)

@@ -9,18 +9,11 @@ English, requests that never use their tool's keyword, and words of another tool
 that clearly needs this one. It was committed before any model was scored on it, and its rows
 were not read by the person running the benchmarks; wrong answers on it go to a file.
 """
-import collections
-import json
-import random
-import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_tool_data import TOOLS
-
-OUT = Path(__file__).resolve().parents[1] / "workflows" / "data" / "tool_choice.test5.jsonl"
-S, C, A, R = "get_order_status", "cancel_order", "change_address", "refund_order"
+from tool_rows import A, C, R, S, write_rows
 
 ROWS = [
     # ---- get_order_status ----
@@ -132,30 +125,5 @@ ROWS = [
     ("Hi, the package QM44718 came soaking wet and the book inside is ruined, pages stuck together. Can I please get a refund?", R, {"order_id": "QM44718", "reason": "damaged"}),
 ]
 
-# ---- validation ----
-tool_names = {t["name"]: t for t in TOOLS}
-assert len(ROWS) == 100
-cnt = collections.Counter(r[1] for r in ROWS)
-assert all(cnt[n] == 25 for n in tool_names), cnt
-assert len({r[0] for r in ROWS}) == 100
-ids = [r[2]["order_id"] for r in ROWS]
-assert len(set(ids)) == 100
-cities = set()
-for text, name, args in ROWS:
-    assert set(args) == set(tool_names[name]["parameters"]["required"]), (text, args)
-    assert re.fullmatch(r"QM\d{5}", args["order_id"])
-    assert re.findall(r"QM\d+", text) == [args["order_id"]], text
-    if name == A:
-        assert args["city"] in text, text
-        cities.add(args["city"])
-    if name == R:
-        assert args["reason"] in ("damaged", "late", "wrong_item", "other")
-assert len(cities) >= 10 and sum(" " in c for c in cities) >= 3
-
-rows = [{"text": t, "tools": TOOLS, "tool_call": {"name": n, "arguments": a}} for t, n, a in ROWS]
-random.Random(20261202).shuffle(rows)
-with OUT.open("w") as f:
-    for r in rows:
-        f.write(json.dumps(r, ensure_ascii=False) + "\n")
-print("ok", dict(cnt), "cities", len(cities),
-      "reasons", dict(collections.Counter(a["reason"] for _, n, a in ROWS if n == R)))
+if __name__ == "__main__":
+    write_rows(ROWS, "tool_choice.test5.jsonl", id_prefix="QM", seed=20261202)

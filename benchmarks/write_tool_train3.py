@@ -11,18 +11,11 @@ tool instead of 25, and worked at the same time as test6's writer without seeing
 Why it exists: the head over MiniLM scored 93.0% on test5 (its first score there), under the
 97% target; the answer chosen is more varied training data, not a change made by reading test5.
 """
-import collections
-import json
-import random
-import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_tool_data import TOOLS
-
-OUT = Path(__file__).resolve().parents[1] / "workflows" / "data" / "tool_choice.train3.jsonl"
-S, C, A, R = "get_order_status", "cancel_order", "change_address", "refund_order"
+from tool_rows import A, C, R, S, write_rows
 
 ROWS = [
     # ---------------- get_order_status ----------------
@@ -238,30 +231,5 @@ ROWS = [
     ("Hi! HX34208 arrived perfectly, but the recipient already owns one. Can I get my money back?", R, {"order_id": "HX34208", "reason": "other"}),
 ]
 
-# ---- validation ----
-tool_names = {t["name"]: t for t in TOOLS}
-assert len(ROWS) == 200
-cnt = collections.Counter(r[1] for r in ROWS)
-assert all(cnt[n] == 50 for n in tool_names), cnt
-assert len({r[0] for r in ROWS}) == 200
-ids = [r[2]["order_id"] for r in ROWS]
-assert len(set(ids)) == 200
-cities = set()
-for text, name, args in ROWS:
-    assert set(args) == set(tool_names[name]["parameters"]["required"]), (text, args)
-    assert re.fullmatch(r"HX\d{5}", args["order_id"])
-    assert re.findall(r"HX\d+", text) == [args["order_id"]], text
-    if name == A:
-        assert args["city"] in text, text
-        cities.add(args["city"])
-    if name == R:
-        assert args["reason"] in ("damaged", "late", "wrong_item", "other")
-assert len(cities) >= 10 and sum(" " in c for c in cities) >= 3
-
-rows = [{"text": t, "tools": TOOLS, "tool_call": {"name": n, "arguments": a}} for t, n, a in ROWS]
-random.Random(20261204).shuffle(rows)
-with OUT.open("w") as f:
-    for r in rows:
-        f.write(json.dumps(r, ensure_ascii=False) + "\n")
-print("ok", dict(cnt), "cities", len(cities),
-      "reasons", dict(collections.Counter(a["reason"] for _, n, a in ROWS if n == R)))
+if __name__ == "__main__":
+    write_rows(ROWS, "tool_choice.train3.jsonl", id_prefix="HX", seed=20261204)
