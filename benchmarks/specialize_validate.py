@@ -31,6 +31,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -114,57 +115,45 @@ def _tool_descriptions() -> dict[str, str]:
 TOOL_DESCRIPTIONS = _tool_descriptions()
 
 
-def tools_cv(args: argparse.Namespace, tmp: Path, registry: object) -> None:
+def template_folds(tmp: Path, folds: list[int]) -> Iterator[tuple[int, Path, Path]]:
     """Leave-one-template-out over the training file (5 folds: every row is validation once)."""
+    for fold in folds:
+        yield fold, *tools_split(tmp, fold)
+
+
+def hand_folds(tmp: Path, folds: list[int]) -> Iterator[tuple[int, Path, Path]]:
+    """K-fold over the hand-written train3 file, the templated files always in the training part."""
+    base = [json.loads(line) for f in ("tool_choice.train.jsonl", "tool_choice.train2.jsonl")
+            for line in (DATA / f).open()]
+    hand = [json.loads(line) for line in (DATA / "tool_choice.train3.jsonl").open()]
+    for fold in folds:
+        val = [r for i, r in enumerate(hand) if i % 5 == fold]
+        train = base + [r for i, r in enumerate(hand) if i % 5 != fold]
+        yield fold, write(train, tmp / f"train{fold}.jsonl"), write(val, tmp / f"val{fold}.jsonl")
+
+
+def tools_folds(args: argparse.Namespace, tmp: Path, registry: object,
+                folds: Iterator[tuple[int, Path, Path]]) -> None:
+    """Train the tool-choice classifier on each fold's training part and score its validation part."""
     from specialize_lora import as_classify
 
     from agents.specialists.train import train_classifier
 
     right = total = 0
-    wrong: list[str] = []
     times = []
-    for fold in args.folds:
-        train, val = tools_split(tmp, fold)
+    for fold, train, val in folds:
         res = train_classifier(f"val{fold}", base="minilm", data=as_classify(train, tmp / f"tr{fold}.jsonl"),
                                eval_data=as_classify(val, tmp / f"va{fold}.jsonl"), threads=args.threads,
                                registry=registry, method=args.method, zero_shot=False,
                                label_descriptions=None if args.no_descriptions else TOOL_DESCRIPTIONS,
-                               finetune_layers=args.ft_layers, finetune_epochs=args.epochs, finetune_lr=args.lr)
+                               finetune_layers=args.ft_layers, finetune_epochs=args.ft_epochs, finetune_lr=args.ft_lr)
         n = res.metrics["eval_rows"]
         right += round(res.metrics["accuracy"] * n)
         total += n
         times.append(res.metrics["train_s"])
         print(f"fold {fold}: accuracy {res.metrics['accuracy']:.3f} of {n}, {res.metrics['per_label_accuracy']}, "
-              f"{res.metrics['train_s']} s")
-        wrong += [f"fold {fold}: {lab} {acc}" for lab, acc in res.metrics["per_label_accuracy"].items() if acc < 1]
-    print(f"leave-one-template-out accuracy {right}/{total} = {right / total:.3f}; train s {times}")
-
-
-def tools_hand(args: argparse.Namespace, tmp: Path, registry: object) -> None:
-    """K-fold over the hand-written train3 file, the templated files always in the training part."""
-    from specialize_lora import as_classify
-
-    from agents.specialists.train import train_classifier
-
-    base = [json.loads(line) for f in ("tool_choice.train.jsonl", "tool_choice.train2.jsonl")
-            for line in (DATA / f).open()]
-    hand = [json.loads(line) for line in (DATA / "tool_choice.train3.jsonl").open()]
-    right = total = 0
-    for fold in args.folds:
-        val = [r for i, r in enumerate(hand) if i % 5 == fold]
-        train = base + [r for i, r in enumerate(hand) if i % 5 != fold]
-        res = train_classifier(f"hand{fold}", base="minilm", data=as_classify(write(train, tmp / f"t{fold}.jsonl"),
-                                                                            tmp / f"tr{fold}.jsonl"),
-                               eval_data=as_classify(write(val, tmp / f"v{fold}.jsonl"), tmp / f"va{fold}.jsonl"),
-                               threads=args.threads, registry=registry, method=args.method, zero_shot=False,
-                               label_descriptions=TOOL_DESCRIPTIONS, finetune_layers=args.ft_layers,
-                               finetune_epochs=args.ft_epochs, finetune_lr=args.ft_lr)
-        n = res.metrics["eval_rows"]
-        right += round(res.metrics["accuracy"] * n)
-        total += n
-        print(f"fold {fold}: {res.metrics['accuracy']:.3f} of {n}, {res.metrics['per_label_accuracy']}, "
-              f"train {res.metrics['train_s']} s", flush=True)
-    print(f"train3 {len(args.folds)}-fold accuracy ({args.method}) {right}/{total} = {right / total:.3f}")
+              f"{res.metrics['train_s']} s", flush=True)
+    print(f"{args.task} accuracy ({args.method}) {right}/{total} = {right / total:.3f}; train s {times}")
 
 
 def _progress(stage: str, done: int, total: int) -> None:
@@ -182,8 +171,8 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--method", default="head")
     parser.add_argument("--ft-layers", type=int, default=2)
-    parser.add_argument("--ft-epochs", type=int, default=8, help="tools-hand, finetune: encoder epochs")
-    parser.add_argument("--ft-lr", type=float, default=1e-4, help="tools-hand, finetune: encoder learning rate")
+    parser.add_argument("--ft-epochs", type=int, default=8, help="tools-cv/tools-hand, finetune: encoder epochs")
+    parser.add_argument("--ft-lr", type=float, default=1e-4, help="tools-cv/tools-hand, finetune: encoder learning rate")
     parser.add_argument("--space-weight", type=float, default=0.0,
                         help="extract: weight of the unlikelihood of a leading space in string values")
     parser.add_argument("--train-file", nargs="+", default=["order_extraction.train.jsonl"],
@@ -232,7 +221,8 @@ def main() -> None:
             print(f"fold {fold}: tool accuracy {m['tool_accuracy']} of {m['eval_rows']}, exact call "
                   f"{m['exact_match']}, train {m['train_s']} s; mistakes {json.dumps(m['mistakes'][:3])}", flush=True)
     elif args.task in ("tools-cv", "tools-hand"):
-        (tools_cv if args.task == "tools-cv" else tools_hand)(args, tmp, registry)
+        split = template_folds if args.task == "tools-cv" else hand_folds
+        tools_folds(args, tmp, registry, split(tmp, args.folds))
         print(f"total {time.perf_counter() - t:.0f} s, load now {os.getloadavg()[0]:.1f}")
         return
     else:
