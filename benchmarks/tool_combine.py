@@ -108,7 +108,10 @@ def train_head(files: list[str], tmp: Path, threads: int) -> Path:
     from agents.specialists.train import train_classifier
 
     descriptions = {t["name"]: t["description"] for t in json.loads((DATA / files[0]).open().readline())["tools"]}
+    # An eval file, so that every training row is trained on (without one, train_classifier holds
+    # out a fifth of them). Its score is not used.
     res = train_classifier("tools", base="minilm", data=as_classify([DATA / f for f in files], tmp / "tr.jsonl"),
+                           eval_data=as_classify(DATA / "tool_choice.test.jsonl", tmp / "te.jsonl"),
                            label_descriptions=descriptions, threads=threads, zero_shot=False,
                            registry=Registry(tempfile.mkdtemp(prefix="slmflow-combine-")))
     return Path(res.path)
