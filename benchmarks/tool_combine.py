@@ -60,15 +60,10 @@ class Lora:
         self.runner = scoring_runner("tool_call", threads, version)
 
     def calls(self, requests: list[Any]) -> list[dict[str, Any] | None]:
-        from concurrent.futures import ThreadPoolExecutor
+        from agents.specialists.adapters import answers
 
-        def one(req: Any) -> dict[str, Any] | None:
-            out = self.runner.run_batch("tool_call", [req.model_copy(
-                update={"adapter": "adapter", "extractive": self.extractive})])[0]
-            return {"name": out.name, "arguments": out.arguments} if hasattr(out, "arguments") else None
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            return list(pool.map(one, requests))
+        outs = answers(self.runner, "tool_call", requests, "adapter", self.extractive)
+        return [{"name": o.name, "arguments": o.arguments} if hasattr(o, "arguments") else None for o in outs]
 
     def close(self) -> None:
         self.runner.engine.close()

@@ -353,19 +353,25 @@ def copies_input(task: str, rows: list[Row]) -> bool:
     return True
 
 
-def evaluate(runner: Any, task: str, rows: list[Row], adapter: str | None, extractive: bool = False) -> dict[str, Any]:
-    """Serve ``rows`` through ``runner`` (llama_cpp, with or without ``adapter``), all at once."""
-    from jsonschema import Draft202012Validator
+def answers(runner: Any, task: str, requests: list[Any], adapter: str | None, extractive: bool = False) -> list[Any]:
+    """Serve ``requests`` through ``runner`` (llama_cpp, with or without ``adapter``), all at once; the
+    responses in order."""
 
-    def one(row: Row) -> Any:
+    def one(request: Any) -> Any:
         update: dict[str, Any] = {"adapter": adapter}
         if task != "chat":
             update["extractive"] = extractive
-        req = row.request.model_copy(update=update)
-        return runner.run_batch(task, [req])[0]
+        return runner.run_batch(task, [request.model_copy(update=update)])[0]
 
     with ThreadPoolExecutor(max_workers=max(1, runner.spec.batching.max_batch_size)) as pool:
-        outs = list(pool.map(one, rows))
+        return list(pool.map(one, requests))
+
+
+def evaluate(runner: Any, task: str, rows: list[Row], adapter: str | None, extractive: bool = False) -> dict[str, Any]:
+    """Serve ``rows`` through ``runner`` (llama_cpp, with or without ``adapter``), all at once, and score them."""
+    from jsonschema import Draft202012Validator
+
+    outs = answers(runner, task, [row.request for row in rows], adapter, extractive)
     n = len(rows)
     if task == "chat":
         exact = sum(getattr(o, "text", None) == r.target for o, r in zip(outs, rows, strict=True))
@@ -513,5 +519,5 @@ def train_adapter(
                        labels=[], metrics=metrics, meta=meta)
 
 
-__all__ = ["ADAPTER_FILE", "TASKS", "GgufBase", "compact", "copies_input", "evaluate", "infer_schema", "load_rows", "resolve_gguf_base",
+__all__ = ["ADAPTER_FILE", "TASKS", "GgufBase", "answers", "compact", "copies_input", "evaluate", "infer_schema", "load_rows", "resolve_gguf_base",
            "space_token_ids", "train_adapter", "value_starts"]
