@@ -71,14 +71,29 @@ def scoring_runner(task: str, threads: int, adapter: Path | None = None, **overr
     return ModelRunner(spec, threads=max(1, threads)).load()
 
 
+def adapter_extractive(version: Path) -> bool:
+    """Whether the adapter of version folder ``version`` was trained (and so is served) extractive."""
+    from agents.specialists.registry import read_meta
+
+    meta = read_meta(version)
+    return bool(meta and meta.hyperparameters.get("extractive"))
+
+
+def classify_runner(model: str, threads: int) -> Any:
+    """A CPU classify runner for ``model``: a trained classify version folder or a base encoder."""
+    from agents.runtime import ModelRunner
+    from agents.spec import AgentSpec
+
+    return ModelRunner(AgentSpec(name="score", model=model, tasks=["classify", "embed"], device="cpu",
+                                 classify_method="similarity"), threads=threads).load()
+
+
 def score_adapter(version: Path, task: str, path: Path, threads: int, base: bool) -> dict:
     """Score a trained version's adapter on another held-out file, through the same serving path."""
     from agents.specialists.adapters import evaluate, load_rows
-    from agents.specialists.registry import read_meta
 
     rows, _ = load_rows(path, task)
-    meta = read_meta(version)
-    extractive = bool(meta and meta.hyperparameters.get("extractive"))
+    extractive = adapter_extractive(version)
     runner = scoring_runner(task, threads, version)
     try:
         out = {"eval_rows": len(rows), "extractive": extractive, **evaluate(runner, task, rows, "adapter", extractive)}
@@ -125,8 +140,6 @@ def score_base(task: str, paths: list[Path], threads: int) -> dict:
 def score_classifier(version: Path, path: Path, descriptions: dict[str, str], threads: int) -> dict:
     """Accuracy of a trained classify version on another file, served from its folder; and zero-shot MiniLM's."""
     from agents.protocol import ClassifyRequest, TaskKind
-    from agents.runtime import ModelRunner
-    from agents.spec import AgentSpec
     from agents.specialists.train import resolve_base
 
     rows = [json.loads(line) for line in path.open()]
@@ -135,9 +148,7 @@ def score_classifier(version: Path, path: Path, descriptions: dict[str, str], th
     for key, model, extra in (("accuracy", str(version), {}),
                               ("zero_shot_accuracy", resolve_base("minilm")[0],
                                {"labels": labels, "label_descriptions": descriptions, "method": "similarity"})):
-        runner = ModelRunner(AgentSpec(name="score", model=model, tasks=["classify", "embed"], device="cpu",
-                                       classify_method="similarity"), threads=threads).load()
-        got = runner.run_batch(TaskKind.CLASSIFY, [ClassifyRequest(text=r["text"], **extra) for r in rows])
+        got = classify_runner(model, threads).run_batch(TaskKind.CLASSIFY, [ClassifyRequest(text=r["text"], **extra) for r in rows])
         out[key] = round(sum(g.label == r["label"] for g, r in zip(got, rows, strict=True)) / len(rows), 4)
     return out
 

@@ -30,33 +30,41 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from specialize_lora import DATA, FRESH_TOOLS, HIDDEN, as_classify, scoring_runner
+from specialize_lora import (
+    DATA,
+    FRESH_TOOLS,
+    HIDDEN,
+    adapter_extractive,
+    as_classify,
+    classify_runner,
+    scoring_runner,
+)
+from specialize_validate import TOOL_DESCRIPTIONS
 
 GRID = [0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.01]  # 0: the head alone; 1.01: the LoRA alone
 TRAIN = ["tool_choice.train.jsonl", "tool_choice.train2.jsonl"]
 TRAIN3 = "tool_choice.train3.jsonl"
 
 
-def head_scores(version: Path, texts: list[str], threads: int) -> list[tuple[str, float]]:
-    """The head's label and top score for each text, served from its version folder."""
-    from agents.protocol import ClassifyRequest, TaskKind
-    from agents.runtime import ModelRunner
-    from agents.spec import AgentSpec
+class Head:
+    """A trained classify head, served from its version folder."""
 
-    runner = ModelRunner(AgentSpec(name="score", model=str(version), tasks=["classify", "embed"], device="cpu",
-                                   classify_method="similarity"), threads=threads).load()
-    got = runner.run_batch(TaskKind.CLASSIFY, [ClassifyRequest(text=t) for t in texts])
-    return [(g.label, max(g.scores.values())) for g in got]
+    def __init__(self, version: Path, threads: int) -> None:
+        self.runner = classify_runner(str(version), threads)
+
+    def scores(self, texts: list[str]) -> list[tuple[str, float]]:
+        """The label and top score for each text."""
+        from agents.protocol import ClassifyRequest, TaskKind
+
+        got = self.runner.run_batch(TaskKind.CLASSIFY, [ClassifyRequest(text=t) for t in texts])
+        return [(g.label, max(g.scores.values())) for g in got]
 
 
 class Lora:
     """The tool_call adapter of a version folder, served as `specialize_lora.py` scores it."""
 
     def __init__(self, version: Path, threads: int) -> None:
-        from agents.specialists.registry import read_meta
-
-        meta = read_meta(version)
-        self.extractive = bool(meta and meta.hyperparameters.get("extractive"))
+        self.extractive = adapter_extractive(version)
         self.runner = scoring_runner("tool_call", threads, version)
 
     def calls(self, requests: list[Any]) -> list[dict[str, Any] | None]:
@@ -69,13 +77,13 @@ class Lora:
         self.runner.engine.close()
 
 
-def predict(path: Path, head: Path, lora: Lora, thetas: list[float], threads: int) -> dict[str, Any]:
+def predict(path: Path, head: Head, lora: Lora, thetas: list[float]) -> dict[str, Any]:
     """Per THETA: tool accuracy and exact calls of the combination on ``path``; the rows' answers."""
     from agents.specialists.adapters import load_rows
 
     rows, _ = load_rows(path, "tool_call")
     gold = [r.target for r in rows]
-    heads = head_scores(head, [r.request.text for r in rows], threads)
+    heads = head.scores([r.request.text for r in rows])
     first = lora.calls([r.request for r in rows])
     out: dict[str, Any] = {"rows": len(rows)}
     for theta in thetas:
@@ -98,18 +106,17 @@ def predict(path: Path, head: Path, lora: Lora, thetas: list[float], threads: in
     return out
 
 
-def train_head(files: list[str], tmp: Path, threads: int) -> Path:
+def train_head(files: list[str], tmp: Path, threads: int) -> Head:
     from agents.specialists.registry import Registry
     from agents.specialists.train import train_classifier
 
-    descriptions = {t["name"]: t["description"] for t in json.loads((DATA / files[0]).open().readline())["tools"]}
     # An eval file, so that every training row is trained on (without one, train_classifier holds
     # out a fifth of them). Its score is not used.
     res = train_classifier("tools", base="minilm", data=as_classify([DATA / f for f in files], tmp / "tr.jsonl"),
                            eval_data=as_classify(DATA / "tool_choice.test.jsonl", tmp / "te.jsonl"),
-                           label_descriptions=descriptions, threads=threads, zero_shot=False,
+                           label_descriptions=TOOL_DESCRIPTIONS, threads=threads, zero_shot=False,
                            registry=Registry(tempfile.mkdtemp(prefix="slmflow-combine-")))
-    return Path(res.path)
+    return Head(Path(res.path), threads)
 
 
 def main() -> None:
@@ -127,7 +134,7 @@ def main() -> None:
     head = train_head(TRAIN, tmp, args.threads)
     lora = Lora(args.val_lora, args.threads)
     try:
-        val = predict(DATA / TRAIN3, head, lora, GRID, args.threads)
+        val = predict(DATA / TRAIN3, head, lora, GRID)
     finally:
         lora.close()
     for theta in GRID:
@@ -143,7 +150,7 @@ def main() -> None:
     lines = ["| set | head alone | LoRA alone | combined (tool / exact call / overrides) |", "|---|---|---|---|"]
     try:
         for fname in ["tool_choice.test.jsonl", *FRESH_TOOLS]:
-            m = predict(DATA / fname, head, lora, [0.0, 1.01, theta], args.threads)
+            m = predict(DATA / fname, head, lora, [0.0, 1.01, theta])
             if any(h in fname for h in HIDDEN):
                 (hidden / f"{fname}.json").write_text(json.dumps(m, indent=1))
             c = m[str(theta)]
