@@ -21,6 +21,9 @@ for tool choice (better on validation, over the 60-s classifier budget, so not t
     nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --skip-extract \
         --tool-train-file tool_choice.train.jsonl tool_choice.train2.jsonl tool_choice.train3.jsonl   # (b), the head
     nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --skip-extract --no-head --tool-lora   # (b), LoRA
+    nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --skip-extract --no-head --no-base --tool-lora \
+        --router minilm --tool-train-file tool_choice.train.jsonl tool_choice.train2.jsonl \
+        tool_choice.train3.jsonl   # (b), LoRA + router, as `slmflow train --router minilm`
     nice -n 10 .venv/bin/python benchmarks/specialize_lora.py --base-only order_extraction.test3.jsonl
     [--threads 2]
 """
@@ -90,13 +93,16 @@ def classify_runner(model: str, threads: int) -> Any:
 
 def score_adapter(version: Path, task: str, path: Path, threads: int, base: bool) -> dict:
     """Score a trained version's adapter on another held-out file, through the same serving path."""
-    from agents.specialists.adapters import evaluate, load_rows
+    from agents.specialists.adapters import evaluate, load_rows, router_report
 
     rows, _ = load_rows(path, task)
     extractive = adapter_extractive(version)
     runner = scoring_runner(task, threads, version)
     try:
         out = {"eval_rows": len(rows), "extractive": extractive, **evaluate(runner, task, rows, "adapter", extractive)}
+        if runner.engine.routers:
+            # Served with its router (as above), and the adapter alone beside it.
+            out["router"] = router_report(runner, rows, extractive)
         if base:
             out["base"] = evaluate(runner, task, rows, None, extractive)
     finally:
@@ -115,7 +121,8 @@ def train_lora(name: str, task: str, train: list[str], test: str, fresh: list[st
         data.write_text("".join((DATA / f).read_text() for f in train))
     trained = train_adapter(name, task=task, base="smollm2", data=data, eval_data=DATA / test,
                             threads=args.threads, registry=registry, epochs=args.epochs,
-                            compare_base=not args.no_base, progress=_progress)
+                            compare_base=not args.no_base, progress=_progress,
+                            router=args.router if task == "tool_call" else None)
     results = {test: trained.metrics}
     for fname in fresh:
         results[fname] = score_adapter(Path(trained.path), task, DATA / fname, args.threads, not args.no_base)
@@ -170,6 +177,9 @@ def main() -> None:
                              "(tool_choice.train2.jsonl: 83 more templates; train3: 200 hand-written requests; "
                              "both written blind to the test sets)")
     parser.add_argument("--no-head", action="store_true", help="skip the MiniLM tool-choice classifier")
+    parser.add_argument("--router", default=None, metavar="ENCODER",
+                        help="train the tool_call LoRA with a tool router over this encoder (minilm), as "
+                             "`slmflow train --router` does; each set is scored served with it and without")
     parser.add_argument("--test3-out", default=tempfile.gettempdir() + "/slmflow-test3",
                         help="folder for test3's full reports (its wrong answers are kept out of the log)")
     parser.add_argument("--base-only", nargs="+", metavar="FILE", help="only score the base model (no adapter) "
@@ -250,6 +260,10 @@ def main() -> None:
                          f"{b['exact_match']:.1%}, exact args {b['exact_fields']:.1%} | tool {m['tool_accuracy']:.1%}, "
                          f"exact call {m['exact_match']:.1%}, exact args {m['exact_fields']:.1%} | "
                          f"{tc.metrics['train_s']:.0f} s |")
+            if "router" in m:
+                r, a = m["router"], m["router"]["adapter_alone"]
+                lines.append(f"| (the LoRA without its router) | {fname} | | tool {a['tool_accuracy']:.1%}, exact call "
+                             f"{a['exact_match']:.1%}; the router decided {r['decided']:.0%} of the rows | |")
     print("\n".join(lines))
 
 if __name__ == "__main__":

@@ -76,6 +76,8 @@ class LlamaCppEngine:
         self.caches: dict[str, LRU] = {}
         self.adapters: list[str] = []
         self._adapter_files: list[Path] = []
+        # Adapter name -> its ToolRouter: tool_call requests on that adapter are routed first.
+        self.routers: dict[str, Any] = {}
         # The split Q4_1 weights' offsets (agents.models.q4_split): adapter 0, on every request.
         self._offsets: Path | None = None
         self._server: Any = None
@@ -138,6 +140,7 @@ class LlamaCppEngine:
         self.adapters = [adapter_name(ref) for ref in self.spec.adapters]
         self._adapter_files = [adapter_file(ref, None) for ref in self.spec.adapters]
         self._warn_mismatched_adapters()
+        self.routers = self._load_routers()
         lane = self.spec.batching.express_threads
         main_slots = self.slots + (0 if lane else self.express)
         try:
@@ -168,6 +171,22 @@ class LlamaCppEngine:
                 log.warning("adapter_trained_on_other_weights", agent=self.name, adapter=adapter_name(ref),
                             trained_on=trained or "the file's own", served_on=self.spec.requantize or "the file's own",
                             fix="retrain it on this agent (slmflow train --base AGENT) or match requantize")
+
+    def _load_routers(self) -> dict[str, Any]:
+        """The tool routers trained with the adapters (``agents.specialists.router``), by adapter name."""
+        if not any(t.value == "tool_call" for t in self.spec.tasks):
+            return {}
+        from agents.specialists.router import ToolRouter
+
+        routers: dict[str, Any] = {}
+        for name, path in zip(self.adapters, self._adapter_files, strict=True):
+            try:
+                router = ToolRouter.find(path.parent, threads=self.threads)
+                if router is not None:
+                    routers[name] = router.load()
+            except Exception as exc:
+                raise ModelLoadError(f"adapter {name!r}: cannot load its tool router: {exc}", agent=self.name) from exc
+        return routers
 
     def _params(self, xlc: Any, path: Any, slots: int, threads: int) -> Any:
         p = xlc.CommonParams()
@@ -204,6 +223,8 @@ class LlamaCppEngine:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        for router in self.routers.values():
+            router.close()
         self._server = None
         self._lane = None
 
@@ -410,6 +431,7 @@ class LlamaCppEngine:
             "express_slots": self.express,
             "express_threads": self.spec.batching.express_threads,
             "adapters": list(self.adapters),
+            "tool_routers": sorted(self.routers),
             "q4_1_split": self._offsets is not None,
             "slot_context": self.slot_ctx,
             "threads": self.threads,

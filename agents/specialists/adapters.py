@@ -408,6 +408,22 @@ def evaluate(runner: Any, task: str, rows: list[Row], adapter: str | None, extra
     return metrics
 
 
+def router_report(runner: Any, rows: list[Row], extractive: bool) -> dict[str, Any]:
+    """What the router adds: how often it decides on ``rows``, how often rightly, and the adapter's
+    scores without it (the served scores are the report's own)."""
+    router = runner.engine.routers["adapter"]
+    picked = router.choose([row.request for row in rows])
+    decided = [(p, row.target["name"]) for p, row in zip(picked, rows, strict=True) if p is not None]
+    routers, runner.engine.routers = runner.engine.routers, {}
+    try:
+        alone = evaluate(runner, "tool_call", rows, "adapter", extractive)
+    finally:
+        runner.engine.routers = routers
+    return {"theta": router.theta, "decided": round(len(decided) / len(rows), 4),
+            "decided_accuracy": round(sum(p == g for p, g in decided) / len(decided), 4) if decided else None,
+            "adapter_alone": {k: alone[k] for k in ("tool_accuracy", "exact_match", "exact_fields", "schema_valid")}}
+
+
 def train_adapter(
     name: str,
     *,
@@ -431,11 +447,17 @@ def train_adapter(
     compare_base: bool = True,
     space_weight: float = 0.0,
     extractive: bool | None = None,
+    router: str | None = None,
+    router_theta: float | None = None,
 ) -> TrainResult:
     """Train a LoRA adapter for ``name``; evaluate it through the llama_cpp engine; write a version.
 
     ``extractive``: serve (and evaluate) it with free string fields held to spans of the
     input; None decides from the data: on when every training answer copies its input.
+    ``router`` (tool_call only): also train a tool router over that encoder (an agent such as
+    minilm, or a model folder) on the same rows, served with the adapter: where the router's
+    top probability is at least ``router_theta`` its tool is the one called
+    (``agents.specialists.router``).
     """
     from agents.engines.hf import TransformersEngine
     from agents.runtime import ModelRunner
@@ -444,6 +466,10 @@ def train_adapter(
     check_name(name)
     if task not in TASKS:
         raise TrainError(f"adapters train {', '.join(TASKS)}; got task {task!r}")
+    if router is not None and task != "tool_call":
+        raise TrainError(f"a router chooses among tools: it goes with task tool_call, not {task!r}")
+    if router is None and router_theta is not None:
+        raise TrainError("router_theta needs a router (the encoder to train it over)")
     registry = registry or Registry()
     t0 = time.perf_counter()
     rows, sha = load_rows(data, task)
@@ -456,6 +482,17 @@ def train_adapter(
         cut = max(1, round(len(shuffled) * test_fraction)) if len(shuffled) >= 10 else 0
         train_rows, eval_rows, eval_sha = shuffled[cut:], shuffled[:cut] or shuffled, None
         eval_source = f"held-out split ({test_fraction:.0%}, seed {seed})" if cut else "training data (too few to hold out)"
+    if router is not None:
+        from agents.models.source import resolve_source
+        from agents.specialists.train import resolve_base
+
+        # Before the LoRA's minutes of training, not after.
+        if resolve_source(resolve_base(router, fleet, "--router")[0]).is_gguf:
+            raise TrainError(f"--router {router!r} is a GGUF causal model; a router is a head over an encoder "
+                             "(e.g. minilm)")
+        called = sorted({r.target["name"] for r in train_rows})
+        if len(called) < 2:
+            raise TrainError(f"a tool router needs calls of at least two tools; the data calls only {called}")
     gguf_base = resolve_gguf_base(base, fleet)
     model_ref, max_tokens = gguf_base.model, gguf_base.max_input_tokens
     spec = AgentSpec(name=f"train-{name}"[:63], model=gguf_base.weights(), tasks=[task], engine="transformers",
@@ -473,13 +510,20 @@ def train_adapter(
     seqs, starts = _sequences(engine, task, train_rows)
     state, stats = _train(engine, seqs, epochs=epochs, rank=rank, lr=lr, batch_size=batch_size, layers=layers,
                           seed=seed, progress=progress, starts=starts, space_weight=space_weight)
-    train_s = time.perf_counter() - t0
     staging = registry.staging_dir(name)
     try:
         from agents.engines.lora import write_lora_gguf
 
         write_lora_gguf(staging / ADAPTER_FILE, state, alpha=2 * rank, n_head=cfg.num_attention_heads,
                         n_kv_head=getattr(cfg, "num_key_value_heads", cfg.num_attention_heads))
+        if router is not None:
+            from agents.specialists.router import DEFAULT_THETA, train_router
+
+            stats["router"] = train_router(
+                staging, [r.request for r in train_rows], [r.target["name"] for r in train_rows], encoder=router,
+                theta=DEFAULT_THETA if router_theta is None else router_theta, fleet=fleet, seed=seed,
+                threads=threads, progress=progress)
+        train_s = time.perf_counter() - t0
         if progress:
             progress("evaluating", 0, 1)
         serve_spec = AgentSpec(name=f"eval-{name}"[:63], model=model_ref, tasks=[task], engine="llama_cpp",
@@ -490,6 +534,8 @@ def train_adapter(
         metrics: dict[str, Any] = {"eval_source": eval_source, "eval_rows": len(eval_rows),
                                    "train_rows": len(train_rows), "extractive": extractive}
         metrics.update(evaluate(runner, task, eval_rows, "adapter", extractive))
+        if router is not None:
+            metrics["router"] = router_report(runner, eval_rows, extractive)
         if compare_base:
             # The base under the same decoding, so the difference is what training added.
             metrics["base"] = evaluate(runner, task, eval_rows, None, extractive)
@@ -519,5 +565,5 @@ def train_adapter(
                        labels=[], metrics=metrics, meta=meta)
 
 
-__all__ = ["ADAPTER_FILE", "TASKS", "GgufBase", "answers", "compact", "copies_input", "evaluate", "infer_schema", "load_rows", "resolve_gguf_base",
-           "space_token_ids", "train_adapter", "value_starts"]
+__all__ = ["ADAPTER_FILE", "TASKS", "GgufBase", "answers", "compact", "copies_input", "evaluate", "infer_schema", "load_rows",
+           "resolve_gguf_base", "router_report", "space_token_ids", "train_adapter", "value_starts"]

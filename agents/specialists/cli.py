@@ -67,10 +67,16 @@ def _fail(exc: Exception) -> click.ClickException:
                    "(default: on when every answer of --data copies its input).")
 @click.option("--method", type=click.Choice(["head", "finetune"]), default="head", show_default=True,
               help="classify: a head over the frozen encoder, or first fine-tune the encoder's top layers on --data.")
+@click.option("--router", default=None, metavar="ENCODER",
+              help="tool_call: also train a tool router over this encoder (e.g. minilm) on the same rows; served "
+                   "with the adapter, it picks the tool where it is sure and the LoRA fills the arguments.")
+@click.option("--router-theta", type=click.FloatRange(0.0, 1.0), default=None,
+              help="tool_call with --router: the router's least top probability to decide the tool [default: 0.95].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on the last line.")
 def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, label_descriptions: Path | None,
           seed: int, test_fraction: float, fleet_file: str | None, threads: int, epochs: int, lr: float, rank: int,
-          extractive: bool | None, method: str, as_json: bool) -> None:
+          extractive: bool | None, method: str, router: str | None, router_theta: float | None,
+          as_json: bool) -> None:
     """Train specialist NAME on --data over --base; each run is a new version under $SLMFLOW_HOME/specialists."""
     _quiet()
     from rich.console import Console
@@ -81,6 +87,8 @@ def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, l
     from agents.specialists.registry import RegistryError
     from agents.specialists.train import TrainError, train_classifier
 
+    if task != "tool_call" and (router is not None or router_theta is not None):
+        raise click.ClickException(f"--router and --router-theta go with --task tool_call, not {task}")
     descriptions = None
     if label_descriptions is not None:
         try:
@@ -117,7 +125,8 @@ def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, l
 
                 result = train_adapter(name, task=task, base=base, data=data, eval_data=eval_data, fleet=fleet,
                                        seed=seed, test_fraction=test_fraction, epochs=epochs, lr=lr, rank=rank,
-                                       threads=threads, progress=on_progress, extractive=extractive)
+                                       threads=threads, progress=on_progress, extractive=extractive,
+                                       router=router, router_theta=router_theta)
         except (DataError, TrainError, RegistryError, AgentError) as exc:
             raise _fail(exc) from exc
     m = result.metrics
@@ -129,6 +138,12 @@ def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, l
         how = "extractive, " if m.get("extractive") else ""
         click.echo(f"evaluated on {m['eval_rows']} rows ({m['eval_source']}) through llama.cpp ({how}under the grammar): {scores}"
                    + (f"; base model without the adapter: {before}" if before else ""))
+        if "router" in m:
+            r = m["router"]
+            right = f", {r['decided_accuracy']:.1%} of them rightly" if r["decided_accuracy"] is not None else ""
+            click.echo(f"the router (theta {r['theta']}) chose the tool for {r['decided']:.1%} of the rows{right}; "
+                       f"the adapter alone: tool_accuracy {r['adapter_alone']['tool_accuracy']:.1%}, "
+                       f"exact_match {r['adapter_alone']['exact_match']:.1%}")
         click.echo(f"serve it: `slmflow specialists promote {name}` and `adapters: [specialist:{name}]` on the base "
                    f"agent; call with adapter={name!r}")
     elif not as_json:
@@ -201,16 +216,33 @@ def show_cmd(name: str, version: int | None, as_json: bool) -> None:
     click.echo(f"  data:    {meta.data.path} ({meta.data.rows} rows, {meta.data.format}, sha256 {meta.data.sha256[:16]})")
     if meta.eval_data:
         click.echo(f"  eval:    {meta.eval_data.path} ({meta.eval_data.rows} rows, sha256 {meta.eval_data.sha256[:16]})")
-    hp = {k: v for k, v in meta.hyperparameters.items() if not k.startswith("cv_")}
+    hp = _without_cv(meta.hyperparameters)
+    if isinstance(hp.get("router"), dict):
+        hp["router"] = _without_cv(hp["router"])
     click.echo(f"  params:  {json.dumps(hp)}")
-    click.echo(f"  metrics: accuracy {m.get('accuracy')} on {m.get('eval_rows')} rows ({m.get('eval_source')})"
+    click.echo(f"  metrics: {_scores(meta)} on {m.get('eval_rows')} rows ({m.get('eval_source')})"
                + (f", agreement {m['agreement']}" if "agreement" in m else "")
                + (f", zero-shot {m['zero_shot_accuracy']}" if "zero_shot_accuracy" in m else "")
                + f", trained in {m.get('train_s')} s")
+    if isinstance(m.get("router"), dict):
+        r = m["router"]
+        click.echo(f"  router:  theta {r['theta']}, chose the tool for {r['decided']} of the rows "
+                   f"({r['decided_accuracy']} rightly); the adapter alone: {json.dumps(r['adapter_alone'])}")
+
+
+def _without_cv(params: dict[str, Any]) -> dict[str, Any]:
+    """Hyper-parameters without the cross-validation tables (``show --json`` has them)."""
+    return {k: v for k, v in params.items() if not k.startswith("cv_")}
+
+
+def _scores(meta: Any) -> str:
+    """The headline scores of a version: accuracy for a head, the task's scores for a LoRA."""
+    keys = ("accuracy",) if meta.method != "lora" else ("schema_valid", "exact_fields", "tool_accuracy", "exact_match")
+    return ", ".join(f"{k} {meta.metrics.get(k)}" for k in keys if k in meta.metrics or k == "accuracy")
 
 
 def _after_promotion(name: str, meta: Any, fleet_file: str | None, address: str | None, redeploy_: bool) -> None:
-    click.echo(f"{name}: serving v{meta.version} from now on (accuracy {meta.metrics.get('accuracy')})")
+    click.echo(f"{name}: serving v{meta.version} from now on ({_scores(meta)})")
     if not redeploy_:
         command = f"slmflow agents deploy {fleet_file or ''}".strip()
         click.echo(f"not redeployed (--no-redeploy); run `{command}` to serve it")

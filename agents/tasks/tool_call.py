@@ -54,6 +54,22 @@ def grammar_schema(ctx: Any, req: ToolCallRequest, schema: dict[str, Any]) -> di
     return extractive_schema(schema, user_text(req)) if use_spans(ctx, req) else schema
 
 
+def routed(ctx: Any, requests: list[ToolCallRequest], todo: list[int]) -> dict[int, str]:
+    """Request index -> the tool its adapter's router is sure of (``agents.specialists.router``):
+    the grammar admits only that tool; the prompt still lists them all."""
+    routers = getattr(ctx, "routers", None) or {}
+    by_adapter: dict[str, list[int]] = {}
+    for i in todo:
+        if requests[i].adapter in routers and requests[i].constrained:
+            by_adapter.setdefault(requests[i].adapter, []).append(i)  # type: ignore[arg-type]
+    out: dict[int, str] = {}
+    for adapter, idx in by_adapter.items():
+        for i, tool in zip(idx, routers[adapter].choose([requests[i] for i in idx]), strict=True):
+            if tool is not None:
+                out[i] = tool
+    return out
+
+
 def run(ctx: Any, requests: list[ToolCallRequest]) -> list[ToolCallResponse | AgentError]:
     out: list[ToolCallResponse | AgentError | None] = [None] * len(requests)
     todo: list[int] = []
@@ -69,6 +85,8 @@ def run(ctx: Any, requests: list[ToolCallRequest]) -> list[ToolCallResponse | Ag
             continue
         schemas[i] = call_schema(req.tools)
         todo.append(i)
+    for i, tool in routed(ctx, requests, todo).items():
+        schemas[i] = call_schema([t for t in requests[i].tools if t.name == tool])
     jobs = [job(ctx, requests[i], messages=messages(requests[i]), json_schema=grammar_schema(ctx, requests[i], schemas[i]))
             for i in todo]
     for i, res in zip(todo, ctx.generate(jobs) if jobs else [], strict=True):
