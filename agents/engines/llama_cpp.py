@@ -176,17 +176,12 @@ class LlamaCppEngine:
         """The tool routers trained with the adapters (``agents.specialists.router``), by adapter name."""
         if not any(t.value == "tool_call" for t in self.spec.tasks):
             return {}
-        from agents.specialists.router import ToolRouter
+        from agents.specialists.router import load_routers
 
-        routers: dict[str, Any] = {}
-        for name, path in zip(self.adapters, self._adapter_files, strict=True):
-            try:
-                router = ToolRouter.find(path.parent, threads=self.threads)
-                if router is not None:
-                    routers[name] = router.load()
-            except Exception as exc:
-                raise ModelLoadError(f"adapter {name!r}: cannot load its tool router: {exc}", agent=self.name) from exc
-        return routers
+        try:
+            return load_routers(dict(zip(self.adapters, self._adapter_files, strict=True)), threads=self.threads)
+        except Exception as exc:
+            raise ModelLoadError(f"cannot load the adapters' tool routers: {exc}", agent=self.name) from exc
 
     def _params(self, xlc: Any, path: Any, slots: int, threads: int) -> Any:
         p = xlc.CommonParams()
@@ -223,8 +218,10 @@ class LlamaCppEngine:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-        for router in self.routers.values():
-            router.close()
+        if self.routers:
+            from agents.specialists.router import close_routers
+
+            close_routers(self.routers)
         self._server = None
         self._lane = None
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.specialists.head import HEAD_FILE, Head
 from orchestrator.logging import get_logger
 
 log = get_logger(component="specialists.router")
@@ -90,19 +91,23 @@ def train_router(
 class ToolRouter:
     """A trained router, served beside the LoRA it belongs to (on the same replica)."""
 
-    def __init__(self, folder: Path, config: RouterConfig, *, threads: int = 1) -> None:
+    def __init__(self, config: RouterConfig, head: Head, encoder: Any) -> None:
+        self.config = config
+        self.head = head
+        self.encoder = encoder  # a ModelRunner serving ``embed``, maybe shared with other routers
+
+    @classmethod
+    def find(cls, adapter_folder: str | os.PathLike[str], *, threads: int = 1,
+             encoders: dict[Any, Any] | None = None) -> ToolRouter | None:
+        """The router beside an adapter (in its version folder), or None when it has none.
+
+        ``encoders``: runners already made for other routers, by their files; routers over the
+        same encoder files (hard links of one base) share one, so ten routed adapters on a
+        replica cost one encoder.
+        """
         from agents.runtime import ModelRunner
         from agents.spec import AgentSpec
 
-        self.folder = folder
-        self.config = config
-        spec = AgentSpec(name="tool-router", model=str(folder), tasks=["classify"], device="cpu",
-                         classify_method="similarity", max_input_tokens=config.max_input_tokens)
-        self.runner = ModelRunner(spec, threads=threads)
-
-    @classmethod
-    def find(cls, adapter_folder: str | os.PathLike[str], *, threads: int = 1) -> ToolRouter | None:
-        """The router beside an adapter (in its version folder), or None when it has none."""
         folder = Path(adapter_folder) / ROUTER_DIR
         if not (folder / ROUTER_FILE).is_file():
             return None
@@ -110,10 +115,17 @@ class ToolRouter:
             config = RouterConfig.model_validate(json.loads((folder / ROUTER_FILE).read_text()))
         except ValueError as exc:
             raise ValueError(f"{folder / ROUTER_FILE}: not a router file: {exc}") from exc
-        return cls(folder, config, threads=threads)
+        head = Head.load(folder)
+        encoders = {} if encoders is None else encoders
+        key = _files_key(folder)
+        if key not in encoders:
+            spec = AgentSpec(name="tool-router", model=str(folder), tasks=["embed"], device="cpu",
+                             max_input_tokens=config.max_input_tokens)
+            encoders[key] = ModelRunner(spec, threads=threads)
+        return cls(config, head, encoders[key])
 
     def load(self) -> ToolRouter:
-        self.runner.load()
+        self.encoder.load()
         return self
 
     @property
@@ -122,33 +134,61 @@ class ToolRouter:
 
     def choose(self, requests: list[Any]) -> list[str | None]:
         """Per request, the tool the router is sure of, or None to let the LoRA choose."""
+        import numpy as np
+
         from agents.errors import AgentError
-        from agents.protocol import ClassifyRequest, TaskKind
+        from agents.protocol import EmbedRequest, TaskKind
         from agents.tasks.tool_call import user_text
 
-        known = set(self.config.labels)
-        asked: list[int] = []
-        batch: list[ClassifyRequest] = []
+        known = set(self.head.labels)
+        asked: list[tuple[int, list[int]]] = []
         for i, req in enumerate(requests):
             offered = [t.name for t in req.tools]
             # One tool leaves nothing to choose; an unknown tool is one the head cannot weigh.
             if len(offered) >= 2 and set(offered) <= known:
-                asked.append(i)
-                labels = None if set(offered) == known else offered
-                batch.append(ClassifyRequest(text=user_text(req), labels=labels))
+                asked.append((i, [self.head.labels.index(name) for name in offered]))
         out: list[str | None] = [None] * len(requests)
-        for i, resp in zip(asked, self.runner.run_batch(TaskKind.CLASSIFY, batch) if batch else [], strict=True):
-            if isinstance(resp, AgentError):
-                # The router is an aid: without it the LoRA still answers.
-                log.warning("router_failed", error=str(resp)[:200])
-                continue
-            if resp.scores[resp.label] >= self.theta:
-                out[i] = resp.label
+        if not asked:
+            return out
+        [resp] = self.encoder.run_batch(TaskKind.EMBED, [EmbedRequest(texts=[user_text(requests[i]) for i, _ in asked])])
+        if isinstance(resp, AgentError):
+            # The router is an aid: without it the LoRA still answers.
+            log.warning("router_failed", error=str(resp)[:200])
+            return out
+        probs = self.head.probabilities(np.asarray(resp.embeddings, dtype=np.float32))
+        for (i, cols), row in zip(asked, probs, strict=True):
+            # Over a subset of its tools, the probabilities renormalised over those offered.
+            p = row[cols] / max(float(row[cols].sum()), 1e-12)
+            best = int(p.argmax())
+            if p[best] >= self.theta:
+                out[i] = self.head.labels[cols[best]]
         return out
 
-    def close(self) -> None:
-        if self.runner.loaded:
-            self.runner.engine.close()
+
+def _files_key(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """The encoder files of a router folder by inode: hard links of one base give one key."""
+    skip = {HEAD_FILE, ROUTER_FILE}
+    return tuple(sorted((str(p.relative_to(folder)), p.stat().st_dev, p.stat().st_ino)
+                        for p in folder.rglob("*") if p.is_file() and p.name not in skip))
 
 
-__all__ = ["DEFAULT_THETA", "ROUTER_DIR", "ROUTER_FILE", "RouterConfig", "ToolRouter", "train_router"]
+def load_routers(adapters: dict[str, Path], *, threads: int = 1) -> dict[str, ToolRouter]:
+    """The routers of ``adapters`` (name -> adapter file), loaded, by adapter name; sharing encoders."""
+    encoders: dict[Any, Any] = {}
+    routers: dict[str, ToolRouter] = {}
+    for name, path in adapters.items():
+        router = ToolRouter.find(path.parent, threads=threads, encoders=encoders)
+        if router is not None:
+            routers[name] = router.load()
+    return routers
+
+
+def close_routers(routers: dict[str, ToolRouter]) -> None:
+    """Close the encoders of ``routers`` (each shared one once)."""
+    for encoder in {id(r.encoder): r.encoder for r in routers.values()}.values():
+        if encoder.loaded:
+            encoder.engine.close()
+
+
+__all__ = ["DEFAULT_THETA", "ROUTER_DIR", "ROUTER_FILE", "RouterConfig", "ToolRouter", "close_routers", "load_routers",
+           "train_router"]

@@ -4,6 +4,7 @@ is written into the adapter's version, loaded with it, and decides the tool wher
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,14 @@ from agents.runtime import ModelRunner
 from agents.spec import AgentSpec
 from agents.specialists.head import Head
 from agents.specialists.registry import Registry
-from agents.specialists.router import ROUTER_DIR, ROUTER_FILE, RouterConfig, ToolRouter
+from agents.specialists.router import (
+    ROUTER_DIR,
+    ROUTER_FILE,
+    RouterConfig,
+    ToolRouter,
+    close_routers,
+    load_routers,
+)
 from agents.specialists.train import TrainError
 
 TOOLS = [
@@ -131,14 +139,30 @@ def test_the_router_leaves_requests_with_a_tool_it_never_saw_to_the_lora(
     assert router is not None
     router.load()
     other = {"name": "weather", "description": "The weather.", "parameters": {"type": "object", "properties": {}}}
+    refund, track, cancel = TOOLS
     asks = [ToolCallRequest(text="stop order A1", tools=TOOLS),
-            ToolCallRequest(text="stop order A1", tools=[TOOLS[0], other]),
-            # A subset of its tools: the scores are renormalised over the two offered.
-            ToolCallRequest(text="stop order A1", tools=TOOLS[:2]),
-            ToolCallRequest(text="stop order A1", tools=[TOOLS[2]])]
-    assert router.choose(asks) == ["cancel", None, None, None]
-    router.close()
+            ToolCallRequest(text="stop order A1", tools=[refund, other]),
+            # A subset of its tools: the probabilities renormalised over those offered.
+            ToolCallRequest(text="stop order A1", tools=[refund, cancel]),
+            ToolCallRequest(text="stop order A1", tools=[refund, track]),
+            ToolCallRequest(text="stop order A1", tools=[cancel])]
+    assert router.choose(asks) == ["cancel", None, "cancel", None, None]
+    close_routers({"v": router})
     assert ToolRouter.find(tmp_path) is None
+
+
+def test_routers_over_one_encoder_share_it(routed: tuple[dict, Path], tmp_path: Path) -> None:
+    """Ten routed adapters on a replica must not cost ten encoders: hard links of one base's
+    files (as training writes them) load once; a copy loads apart."""
+    _, trained = routed
+    linked, copied = tmp_path / "linked", tmp_path / "copied"
+    shutil.copytree(trained, linked, copy_function=os.link)
+    shutil.copytree(trained, copied)
+    routers = load_routers({"a": trained / "adapter.gguf", "b": linked / "adapter.gguf",
+                            "c": copied / "adapter.gguf", "plain": tmp_path / "none" / "adapter.gguf"})
+    assert sorted(routers) == ["a", "b", "c"]
+    assert routers["a"].encoder is routers["b"].encoder and routers["a"].encoder is not routers["c"].encoder
+    close_routers(routers)
 
 
 def test_router_mistakes_are_refused_before_training(tiny_gguf: Path, tiny_bert_dir: Path, tmp_path: Path) -> None:
