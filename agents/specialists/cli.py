@@ -67,6 +67,9 @@ def _fail(exc: Exception) -> click.ClickException:
                    "(default: on when every answer of --data copies its input).")
 @click.option("--method", type=click.Choice(["head", "finetune"]), default="head", show_default=True,
               help="classify: a head over the frozen encoder, or first fine-tune the encoder's top layers on --data.")
+@click.option("--refit", is_flag=True,
+              help="classify without --eval: once the held-out split is scored, fit the saved head on every row "
+                   "(the report describes the head fitted without the held-out rows).")
 @click.option("--router", default=None, metavar="ENCODER",
               help="tool_call: also train a tool router over this encoder (e.g. minilm) on the same rows; served "
                    "with the adapter, it picks the tool where it is sure and the LoRA fills the arguments.")
@@ -75,7 +78,7 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on the last line.")
 def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, label_descriptions: Path | None,
           seed: int, test_fraction: float, fleet_file: str | None, threads: int, epochs: int, lr: float, rank: int,
-          extractive: bool | None, method: str, router: str | None, router_theta: float | None,
+          extractive: bool | None, method: str, refit: bool, router: str | None, router_theta: float | None,
           as_json: bool) -> None:
     """Train specialist NAME on --data over --base; each run is a new version under $SLMFLOW_HOME/specialists."""
     _quiet()
@@ -87,6 +90,8 @@ def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, l
     from agents.specialists.registry import RegistryError
     from agents.specialists.train import TrainError, train_classifier
 
+    if refit and task != "classify":
+        raise click.ClickException(f"--refit goes with --task classify, not {task}")
     if task != "tool_call" and (router is not None or router_theta is not None):
         raise click.ClickException(f"--router and --router-theta go with --task tool_call, not {task}")
     descriptions = None
@@ -119,7 +124,7 @@ def train(name: str, task: str, base: str, data: Path, eval_data: Path | None, l
             if task == "classify":
                 result = train_classifier(name, base=base, data=data, eval_data=eval_data, fleet=fleet,
                                           label_descriptions=descriptions, seed=seed, test_fraction=test_fraction,
-                                          threads=threads, progress=on_progress, method=method)
+                                          threads=threads, progress=on_progress, method=method, refit=refit)
             else:
                 from agents.specialists.adapters import train_adapter
 

@@ -233,6 +233,7 @@ def train_classifier(
     finetune_layers: int = 2,
     finetune_epochs: int = 8,
     finetune_lr: float = 1e-4,
+    refit: bool = False,
 ) -> TrainResult:
     """Train a head for ``name`` on ``data`` over the encoder ``base``; write and return the new version.
 
@@ -241,17 +242,23 @@ def train_classifier(
     ``method``: "head" (a head over the frozen encoder) or "finetune" (first tune the encoder's
     top ``finetune_layers`` blocks on the training texts, see ``agents.specialists.finetune``;
     the version folder then holds the tuned weights instead of a link to the base's).
+    ``refit``: with a held-out split (no ``eval_data``), fit the saved head on every row once
+    the split has been scored, with the C chosen on the training part; the report still
+    describes the head fitted without the held-out rows.
     """
     check_name(name)
     if method not in METHODS:
         raise TrainError(f"classify method must be one of {', '.join(METHODS)}; got {method!r}")
+    if refit and method != "head":
+        raise TrainError("refit goes with method 'head' (a refitted fine-tune would train the encoder twice)")
     registry = registry or Registry()
     t0 = time.perf_counter()
     train_set = data if isinstance(data, Dataset) else load_examples(data)
     held_set = (eval_data if isinstance(eval_data, Dataset) else load_examples(eval_data)) if eval_data else None
+    held_out_split = held_set is None and len({e.text for e in train_set.examples}) >= 10
     if held_set is not None:
         train_rows, eval_rows, eval_source = train_set.examples, held_set.examples, "file"
-    elif len({e.text for e in train_set.examples}) >= 10:
+    elif held_out_split:
         train_rows, eval_rows = split(train_set.examples, test_fraction=test_fraction, seed=seed)
         eval_source = f"held-out split ({test_fraction:.0%} of distinct texts, seed {seed})"
     else:
@@ -288,6 +295,11 @@ def train_classifier(
         metrics["agreement"] = metrics.get("accuracy")
     if base_pred is not None:
         metrics["zero_shot_accuracy"] = round(sum(p == g for p, g in zip(base_pred, gold, strict=True)) / len(gold), 4)
+    if refit and held_out_split:
+        every = train_set.examples
+        head, _ = fit_head(runner, [e.text for e in every], [e.label for e in every], label_descriptions,
+                           C=params["C"], seed=seed, progress=progress)
+        params["refit_rows"] = len(every)
     metrics["train_s"] = round(time.perf_counter() - t0, 2)
 
     meta = SpecialistMeta(

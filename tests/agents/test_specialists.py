@@ -19,6 +19,7 @@ from agents.specialists.data import DataError, load_examples, split
 from agents.specialists.head import HEAD_FILE, Head
 from agents.specialists.registry import DataInfo
 from agents.specialists.shadow import ShadowRecord, ShadowStore
+from agents.specialists.train import TrainError
 
 # Words the tiny BERT's tokenizer knows (tests/fixtures/models.py CORPUS), so texts differ in tokens.
 ROWS = [
@@ -101,6 +102,28 @@ def test_label_descriptions_are_one_more_training_example_per_label(
     assert plain.meta.hyperparameters["description_rows"] == 0
     assert described.meta.hyperparameters["description_rows"] == 2
     assert not np.allclose(Head.load(plain.path).weight, Head.load(described.path).weight)
+
+
+def test_refit_saves_a_head_fitted_on_every_row_and_reports_the_held_out_one(
+    tiny_bert_dir: Path, registry: Registry, tmp_path: Path
+) -> None:
+    rows = ROWS + [(f"{t} {w}", lab) for t, lab in ROWS for w in ("today", "again")]
+    data = _write(tmp_path / "sentiment.jsonl", rows)
+    held = train_classifier("held", base=str(tiny_bert_dir), data=data, registry=registry, zero_shot=False)
+    refit = train_classifier("refit", base=str(tiny_bert_dir), data=data, registry=registry, zero_shot=False,
+                             refit=True)
+    assert "held-out split" in refit.metrics["eval_source"]
+    # The report is the held-out head's, the saved head is fitted on all rows with the C chosen.
+    assert {k: v for k, v in refit.metrics.items() if k != "train_s"} == \
+        {k: v for k, v in held.metrics.items() if k != "train_s"}
+    assert refit.meta.hyperparameters["refit_rows"] == len(rows) and "refit_rows" not in held.meta.hyperparameters
+    c = refit.meta.hyperparameters["C"]
+    again = train_classifier("all", base=str(tiny_bert_dir), data=data, eval_data=data, registry=registry,
+                             zero_shot=False, C=c)
+    np.testing.assert_allclose(Head.load(refit.path).weight, Head.load(again.path).weight, atol=1e-5)
+    assert not np.allclose(Head.load(refit.path).weight, Head.load(held.path).weight)
+    with pytest.raises(TrainError, match="refit goes with method 'head'"):
+        train_classifier("x", base=str(tiny_bert_dir), data=data, registry=registry, method="finetune", refit=True)
 
 
 def test_a_finetuned_encoder_is_its_own_weights_file_and_serves_as_evaluated(
