@@ -16,6 +16,11 @@ answers on test3-6 going to a file.
 
 DIR: a tool_call version folder written by `specialize_lora.py --tool-lora` (the CLI's recipe)
 on train + train2 (--val-lora) and on train + train2 + train3 (--final-lora).
+
+The rule, with THETA as chosen here, is packaged as `slmflow train --task tool_call --router
+minilm` (``agents.specialists.router``). There the head decides before the LoRA decodes, and
+narrows its grammar to the head's tool while the prompt lists every tool, rather than asking
+again with one tool offered; `specialize_lora.py --router minilm` scores that.
 """
 
 from __future__ import annotations
