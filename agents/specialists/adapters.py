@@ -484,15 +484,15 @@ def train_adapter(
         eval_source = f"held-out split ({test_fraction:.0%}, seed {seed})" if cut else "training data (too few to hold out)"
     if router is not None:
         from agents.models.source import resolve_source
+        from agents.specialists.router import DEFAULT_THETA, check_router
         from agents.specialists.train import resolve_base
 
         # Before the LoRA's minutes of training, not after.
         if resolve_source(resolve_base(router, fleet, "--router")[0]).is_gguf:
             raise TrainError(f"--router {router!r} is a GGUF causal model; a router is a head over an encoder "
                              "(e.g. minilm)")
-        called = sorted({r.target["name"] for r in train_rows})
-        if len(called) < 2:
-            raise TrainError(f"a tool router needs calls of at least two tools; the data calls only {called}")
+        router_theta = DEFAULT_THETA if router_theta is None else router_theta
+        check_router([r.target["name"] for r in train_rows], router_theta)
     gguf_base = resolve_gguf_base(base, fleet)
     model_ref, max_tokens = gguf_base.model, gguf_base.max_input_tokens
     spec = AgentSpec(name=f"train-{name}"[:63], model=gguf_base.weights(), tasks=[task], engine="transformers",
@@ -517,12 +517,11 @@ def train_adapter(
         write_lora_gguf(staging / ADAPTER_FILE, state, alpha=2 * rank, n_head=cfg.num_attention_heads,
                         n_kv_head=getattr(cfg, "num_key_value_heads", cfg.num_attention_heads))
         if router is not None:
-            from agents.specialists.router import DEFAULT_THETA, train_router
+            from agents.specialists.router import train_router
 
             stats["router"] = train_router(
                 staging, [r.request for r in train_rows], [r.target["name"] for r in train_rows], encoder=router,
-                theta=DEFAULT_THETA if router_theta is None else router_theta, fleet=fleet, seed=seed,
-                threads=threads, progress=progress)
+                theta=router_theta, fleet=fleet, seed=seed, threads=threads, progress=progress)
         train_s = time.perf_counter() - t0
         if progress:
             progress("evaluating", 0, 1)

@@ -46,6 +46,17 @@ class RouterConfig(BaseModel):
     labels: list[str]
 
 
+def check_router(tools: list[str], theta: float) -> None:
+    """Raise TrainError unless a router can be trained on calls of ``tools`` to decide at ``theta``
+    (``train_adapter`` asks before the LoRA's minutes of training, not after)."""
+    from agents.specialists.train import TrainError
+
+    if not 0.0 <= theta <= 1.0:
+        raise TrainError(f"the router's theta must be within [0, 1], got {theta}")
+    if len(set(tools)) < 2:
+        raise TrainError(f"a tool router needs calls of at least two tools; the data calls only {sorted(set(tools))}")
+
+
 def train_router(
     folder: str | os.PathLike[str],
     requests: list[Any],
@@ -60,13 +71,10 @@ def train_router(
 ) -> dict[str, Any]:
     """Train a router on ``requests`` (``ToolCallRequest``) and the ``tools`` they call; write it to
     ``folder``/router. Returns its training record (for the version's hyper-parameters)."""
-    from agents.specialists.train import TrainError, encoder_runner, fit_head, materialise
+    from agents.specialists.train import encoder_runner, fit_head, materialise
     from agents.tasks.tool_call import user_text
 
-    if not 0.0 <= theta <= 1.0:
-        raise TrainError(f"the router's theta must be within [0, 1], got {theta}")
-    if len(set(tools)) < 2:
-        raise TrainError(f"a tool router needs calls of at least two tools; the data calls only {sorted(set(tools))}")
+    check_router(tools, theta)
     descriptions: dict[str, str] = {}
     for req in requests:
         for tool in req.tools:
@@ -190,5 +198,5 @@ def close_routers(routers: dict[str, ToolRouter]) -> None:
             encoder.engine.close()
 
 
-__all__ = ["DEFAULT_THETA", "ROUTER_DIR", "ROUTER_FILE", "RouterConfig", "ToolRouter", "close_routers", "load_routers",
-           "train_router"]
+__all__ = ["DEFAULT_THETA", "ROUTER_DIR", "ROUTER_FILE", "RouterConfig", "ToolRouter", "check_router", "close_routers",
+           "load_routers", "train_router"]

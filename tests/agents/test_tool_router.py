@@ -182,6 +182,9 @@ def test_router_mistakes_are_refused_before_training(tiny_gguf: Path, tiny_bert_
                       registry=registry)
     with pytest.raises(TrainError, match="--router 'nosuch' is not an agent of the fleet"):
         train_adapter("x", task="tool_call", base=str(tiny_gguf), data=data, router="nosuch", registry=registry)
+    with pytest.raises(TrainError, match=r"theta must be within \[0, 1\], got 1.5"):
+        train_adapter("x", task="tool_call", base=str(tiny_gguf), data=data, router=str(tiny_bert_dir),
+                      router_theta=1.5, registry=registry)
     one_tool = _write(tmp_path / "one.jsonl", [r for r in ROWS if r["tool_call"]["name"] == "refund"])
     with pytest.raises(TrainError, match=r"at least two tools; the data calls only \['refund'\]"):
         train_adapter("x", task="tool_call", base=str(tiny_gguf), data=one_tool, router=str(tiny_bert_dir),
